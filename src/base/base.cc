@@ -1,0 +1,264 @@
+#include "base/base.h"
+
+#include <arpa/inet.h>
+#include <idn2.h>
+#include <syslog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+namespace mxsec {
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kNotFound: return "not-found";
+    case Code::kTempFail: return "temp-fail";
+    case Code::kSyntax: return "syntax";
+    case Code::kPermFail: return "perm-fail";
+    case Code::kBogus: return "bogus";
+    case Code::kInsecure: return "insecure";
+    case Code::kIo: return "io";
+    case Code::kInvalidArgument: return "invalid-argument";
+    case Code::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+// ---- Domain names --------------------------------------------------------
+
+namespace {
+
+bool IsLdh(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+Result<std::string> CheckLdhName(std::string name, std::string_view original) {
+  if (name.empty()) return Fail(Code::kInvalidArgument, "empty domain name");
+  if (name.size() > 253) {
+    return Fail(Code::kInvalidArgument,
+                "domain name longer than 253 octets: " + std::string(original.substr(0, 64)) + "...");
+  }
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string::npos) end = name.size();
+    std::string_view label(name.data() + start, end - start);
+    if (label.empty()) {
+      return Fail(Code::kInvalidArgument, "empty label in domain name '" + std::string(original) + "'");
+    }
+    if (label.size() > 63) {
+      return Fail(Code::kInvalidArgument, "label longer than 63 octets in '" + std::string(original) + "'");
+    }
+    for (char c : label) {
+      if (!IsLdh(c)) {
+        return Fail(Code::kInvalidArgument, "invalid character in domain name '" +
+                                                std::string(original) + "'");
+      }
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return Fail(Code::kInvalidArgument,
+                  "label starts or ends with '-' in '" + std::string(original) + "'");
+    }
+    start = end + 1;
+  }
+  return name;
+}
+
+}  // namespace
+
+std::string FoldDomain(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::string out(name);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+Result<std::string> NormalizeDomain(std::string_view name) {
+  std::string folded = FoldDomain(name);
+  bool ascii = true;
+  for (unsigned char c : folded) {
+    if (c >= 0x80) ascii = false;
+  }
+  if (ascii) return CheckLdhName(std::move(folded), name);
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(folded.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::unique_ptr<char, decltype(&idn2_free)> owned(out, &idn2_free);
+  if (rc != IDN2_OK) {
+    return Fail(Code::kInvalidArgument,
+                "cannot convert '" + std::string(name) + "' to an A-label: " + idn2_strerror(rc));
+  }
+  return CheckLdhName(FoldDomain(owned.get()), name);
+}
+
+// ---- Clock ---------------------------------------------------------------
+
+namespace {
+class RealClock final : public Clock {
+ public:
+  SystemTime Now() const override { return std::chrono::system_clock::now(); }
+};
+}  // namespace
+
+const Clock& SystemClock() {
+  static const RealClock* clock = new RealClock();
+  return *clock;
+}
+
+int64_t ToUnix(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+SystemTime FromUnix(int64_t seconds) { return SystemTime(std::chrono::seconds(seconds)); }
+
+std::string FormatRfc3339(SystemTime t) {
+  std::time_t tt = static_cast<std::time_t>(ToUnix(t));
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// ---- Logging -------------------------------------------------------------
+
+namespace {
+std::atomic<int> g_log_level{static_cast<int>(LogLevel::kWarning)};
+std::atomic<bool> g_syslog{false};
+std::mutex g_log_mutex;
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
+  }
+  return "error";
+}
+}  // namespace
+
+void ConfigureLogging(LogLevel level, bool use_syslog) {
+  g_log_level = static_cast<int>(level);
+  if (use_syslog && !g_syslog.exchange(true)) openlog("mxsec", LOG_PID, LOG_MAIL);
+}
+
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) <= g_log_level.load(); }
+
+void Log(LogLevel level, std::string_view message) {
+  if (!LogEnabled(level)) return;
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  std::fprintf(stderr, "mxsec: %s: %.*s\n", LevelName(level), static_cast<int>(message.size()),
+               message.data());
+  if (g_syslog) {
+    static const int kPriority[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    syslog(kPriority[static_cast<int>(level)], "%.*s", static_cast<int>(message.size()),
+           message.data());
+  }
+}
+
+// ---- Configuration -------------------------------------------------------
+
+std::string Config::CacheFile() const {
+  return cache_file.empty() ? data_dir + "/mtasts.lmdb" : cache_file;
+}
+
+Result<std::string> ParseDnsServer(std::string_view text) {
+  std::string host(text);
+  std::string port;
+  if (auto at = text.rfind('@'); at != std::string_view::npos) {
+    host = std::string(text.substr(0, at));
+    port = std::string(text.substr(at + 1));
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
+      return Fail(Code::kInvalidArgument, "invalid port in DNS server '" + std::string(text) + "'");
+    }
+  }
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1) {
+    return Fail(Code::kInvalidArgument,
+                "DNS server must be an IP address (IP or IP@PORT), got '" + std::string(text) + "'");
+  }
+  return port.empty() ? host : host + "@" + port;
+}
+
+namespace {
+
+Result<LogLevel> ParseLogLevel(const std::string& s) {
+  if (s == "error") return LogLevel::kError;
+  if (s == "warning") return LogLevel::kWarning;
+  if (s == "info") return LogLevel::kInfo;
+  if (s == "debug") return LogLevel::kDebug;
+  return Fail(Code::kInvalidArgument, "log level must be error, warning, info or debug, got '" + s + "'");
+}
+
+std::string Where(const std::string& path, const YAML::Node& node) {
+  return path + ":" + std::to_string(node.Mark().line + 1);
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path, Config config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Fail(Code::kIo, "cannot read config file " + path);
+  } catch (const YAML::Exception& e) {
+    return Fail(Code::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) return Fail(Code::kInvalidArgument, path + ": the top level must be a mapping");
+  try {
+    for (const auto& entry : root) {
+      const std::string key = entry.first.as<std::string>();
+      const YAML::Node& value = entry.second;
+      const std::string where = Where(path, entry.first);
+      if (key == "data_dir") {
+        config.data_dir = value.as<std::string>();
+      } else if (key == "cache") {
+        config.cache_file = value.as<std::string>();
+      } else if (key == "dns_servers") {
+        if (!value.IsSequence()) return Fail(Code::kInvalidArgument, where + ": dns_servers must be a list");
+        config.dns_servers.clear();
+        for (const auto& s : value) {
+          auto server = ParseDnsServer(s.as<std::string>());
+          if (!server) return Fail(Code::kInvalidArgument, Where(path, s) + ": " + server.error().detail);
+          config.dns_servers.push_back(*server);
+        }
+      } else if (key == "trust_anchor") {
+        config.trust_anchor = value.as<std::string>();
+      } else if (key == "ca_file") {
+        config.ca_file = value.as<std::string>();
+      } else if (key == "timeout") {
+        double seconds = value.as<double>();
+        if (!(seconds > 0 && seconds <= 3600)) {
+          return Fail(Code::kInvalidArgument, where + ": timeout must be between 0 and 3600 seconds");
+        }
+        config.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+      } else if (key == "log_level") {
+        auto level = ParseLogLevel(value.as<std::string>());
+        if (!level) return Fail(Code::kInvalidArgument, where + ": " + level.error().detail);
+        config.log_level = *level;
+      } else if (key == "syslog") {
+        config.syslog = value.as<bool>();
+      } else {
+        return Fail(Code::kInvalidArgument, where + ": unknown key '" + key + "'");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Fail(Code::kInvalidArgument,
+                path + ":" + std::to_string(e.mark.line + 1) + ": wrong type: " + e.msg);
+  }
+  return config;
+}
+
+}  // namespace mxsec

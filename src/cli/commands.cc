@@ -1,0 +1,259 @@
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "dns/dns.h"
+#include "mtasts/mtasts.h"
+#include "net/net.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+namespace mxsec::cli {
+
+using nlohmann::json;
+
+namespace {
+
+void PrintError(const std::string& message) { std::fprintf(stderr, "mxsec: %s\n", message.c_str()); }
+
+void PrintJson(const json& value) {
+  std::string out = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+// The network parts and the cache a lookup command needs, built from Config.
+struct Lookup {
+  std::unique_ptr<dns::Resolver> resolver;
+  std::unique_ptr<net::HttpsClient> https;
+  std::unique_ptr<store::PolicyCache> cache;
+  std::unique_ptr<policy::StsResolver> sts;
+
+  static Result<Lookup> Make(const Config& config, bool use_cache) {
+    Lookup lookup;
+    dns::ResolverOptions dns_options{config.dns_servers, config.trust_anchor, config.timeout};
+    auto resolver = dns::MakeUnboundResolver(dns_options);
+    if (!resolver) return tl::unexpected(resolver.error());
+    lookup.resolver = std::move(*resolver);
+    lookup.https = net::MakeHttpsClient(*lookup.resolver);
+    if (use_cache) {
+      auto cache = store::PolicyCache::Open(config.CacheFile());
+      if (!cache) return tl::unexpected(cache.error());
+      lookup.cache = std::move(*cache);
+    }
+    policy::StsOptions options;
+    options.fetch.timeout = config.timeout;
+    options.fetch.ca_file = config.ca_file;
+    lookup.sts = std::make_unique<policy::StsResolver>(*lookup.resolver, *lookup.https, lookup.cache.get(),
+                                                       SystemClock(), options);
+    return lookup;
+  }
+};
+
+json ErrorJson(const std::optional<mtasts::StsError>& error) {
+  if (!error) return nullptr;
+  return json{{"phase", mtasts::PhaseName(error->phase)},
+              {"result_type", mtasts::TlsrptResultType(error->phase)},
+              {"message", error->error.detail}};
+}
+
+json AnswerJson(const policy::StsAnswer& answer) {
+  json out{{"domain", answer.domain}, {"source", policy::SourceName(answer.source)}};
+  if (answer.entry && answer.source != policy::Source::kNone) {
+    const auto& e = *answer.entry;
+    out["mode"] = e.mode;
+    out["mx"] = e.mx;
+    out["max_age"] = e.max_age;
+    out["id"] = e.id;
+    out["fetched_at"] = e.fetched_at;
+    out["expires"] = e.expires;
+    out["expires_at"] = FormatRfc3339(FromUnix(e.expires));
+    out["report"] = e.report.empty() ? json(nullptr) : json(e.report);
+  } else {
+    for (const char* key : {"mode", "max_age", "id", "fetched_at", "expires", "expires_at", "report"}) {
+      out[key] = nullptr;
+    }
+    out["mx"] = json::array();
+  }
+  out["last_error"] = ErrorJson(answer.error);
+  return out;
+}
+
+void PrintAnswerText(const policy::StsAnswer& answer) {
+  std::string text = answer.domain + ": ";
+  if (answer.source == policy::Source::kNone || !answer.entry) {
+    text += "no MTA-STS policy\n";
+  } else {
+    const auto& e = *answer.entry;
+    text += e.mode + " (" + std::string(policy::SourceName(answer.source)) + ")\n";
+    std::string mx;
+    for (const auto& p : e.mx) mx += (mx.empty() ? "" : ", ") + p;
+    text += "  mx:       " + (mx.empty() ? std::string("-") : mx) + "\n";
+    text += "  max_age:  " + std::to_string(e.max_age) + "\n";
+    text += "  id:       " + e.id + "\n";
+    text += "  expires:  " + FormatRfc3339(FromUnix(e.expires)) + "\n";
+    if (!e.report.empty()) text += "  report:   " + e.report + "\n";
+  }
+  if (answer.error) {
+    text += "  error:    " + answer.error->Message() + " (" +
+            std::string(mtasts::TlsrptResultType(answer.error->phase)) + ")\n";
+  }
+  std::fputs(text.c_str(), stdout);
+}
+
+}  // namespace
+
+Result<Config> BuildConfig(const GlobalFlags& flags) {
+  Config config;
+  if (!flags.config_path.empty()) {
+    auto loaded = LoadConfig(flags.config_path);
+    if (!loaded) return loaded;
+    config = std::move(*loaded);
+  }
+  if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
+  if (!flags.cache_file.empty()) config.cache_file = flags.cache_file;
+  if (!flags.dns_servers.empty()) {
+    config.dns_servers.clear();
+    for (const auto& server : flags.dns_servers) {
+      auto parsed = ParseDnsServer(server);
+      if (!parsed) return Fail(Code::kInvalidArgument, "--dns-server: " + parsed.error().detail);
+      config.dns_servers.push_back(*parsed);
+    }
+  }
+  if (!flags.trust_anchor.empty()) config.trust_anchor = flags.trust_anchor;
+  if (!flags.ca_file.empty()) config.ca_file = flags.ca_file;
+  if (flags.timeout_seconds > 0) {
+    config.timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000));
+  }
+  if (flags.verbosity > 0) {
+    config.log_level = flags.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo;
+  }
+  ConfigureLogging(config.log_level, config.syslog);
+  return config;
+}
+
+int RunParseRecord(const std::string& text) {
+  auto record = mtasts::ParseRecord(text);
+  if (!record) {
+    PrintError("invalid MTA-STS record: " + record.error().detail);
+    return kExitNegative;
+  }
+  json extensions = json::object();
+  for (const auto& [name, value] : record->extensions) {
+    if (!extensions.contains(name)) extensions[name] = value;
+  }
+  PrintJson(json{{"version", record->version}, {"id", record->id}, {"extensions", extensions}});
+  return kExitOk;
+}
+
+int RunParsePolicy(const std::string& file) {
+  std::string body;
+  const std::string source = file == "-" ? "standard input" : file;
+  {
+    std::ifstream in_file;
+    std::istream* in = &std::cin;
+    if (file != "-") {
+      in_file.open(file, std::ios::binary);
+      if (!in_file) {
+        PrintError("cannot read " + file);
+        return kExitSetup;
+      }
+      in = &in_file;
+    }
+    // Read one byte past the limit so an oversized file is detected.
+    body.resize(mtasts::kMaxPolicyBytes + 1);
+    in->read(body.data(), static_cast<std::streamsize>(body.size()));
+    body.resize(static_cast<size_t>(in->gcount()));
+  }
+  if (body.size() > mtasts::kMaxPolicyBytes) {
+    PrintError("invalid MTA-STS policy in " + source + ": larger than 64 KiB (65536 bytes)");
+    return kExitNegative;
+  }
+  auto policy = mtasts::ParsePolicy(body);
+  if (!policy) {
+    PrintError("invalid MTA-STS policy in " + source + ": " + policy.error().detail);
+    return kExitNegative;
+  }
+  for (const auto& warning : policy->warnings) PrintError("warning: " + source + ": " + warning);
+  PrintJson(json{{"version", "STSv1"},
+                 {"mode", mtasts::ModeName(policy->mode)},
+                 {"max_age", policy->max_age},
+                 {"mx", policy->mx}});
+  return kExitOk;
+}
+
+int RunMatch(const std::string& pattern, const std::string& host) {
+  return mtasts::MatchesMx(pattern, host) ? kExitOk : kExitNegative;
+}
+
+int RunPolicy(const Config& config, const std::vector<std::string>& domains, bool as_json, bool no_cache) {
+  std::vector<std::string> names;
+  for (const auto& raw : domains) {
+    auto name = NormalizeDomain(raw);
+    if (!name) {
+      PrintError(name.error().detail);
+      return kExitSetup;
+    }
+    names.push_back(*name);
+  }
+  auto lookup = Lookup::Make(config, !no_cache);
+  if (!lookup) {
+    PrintError(lookup.error().detail);
+    return kExitSetup;
+  }
+  int exit_code = kExitOk;
+  for (const auto& name : names) {
+    auto answer = lookup->sts->Resolve(name);
+    if (!answer) {
+      PrintError(answer.error().detail);
+      return kExitSetup;
+    }
+    if (answer->error && answer->source == policy::Source::kNone) exit_code = kExitNegative;
+    if (as_json) {
+      PrintJson(AnswerJson(*answer));
+    } else {
+      PrintAnswerText(*answer);
+    }
+  }
+  return exit_code;
+}
+
+int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host) {
+  auto name = NormalizeDomain(domain);
+  if (!name) {
+    PrintError(name.error().detail);
+    return kExitSetup;
+  }
+  auto lookup = Lookup::Make(config, true);
+  if (!lookup) {
+    PrintError(lookup.error().detail);
+    return kExitSetup;
+  }
+  auto answer = lookup->sts->Resolve(*name);
+  if (!answer) {
+    PrintError(answer.error().detail);
+    return kExitSetup;
+  }
+  std::string out;
+  switch (question) {
+    case EximQuestion::kMode:
+      out = std::string(mtasts::ModeName(answer->mode()));
+      break;
+    case EximQuestion::kValidMx:
+      out = answer->AllowsMx(host) ? "" : "do_not_connect:no_match";
+      break;
+    case EximQuestion::kMxList:
+      if (answer->mode() != mtasts::Mode::kNone) {
+        for (const auto& p : answer->entry->mx) out += (out.empty() ? "" : ":") + p;
+      }
+      break;
+  }
+  if (!out.empty()) std::printf("%s\n", out.c_str());
+  return kExitOk;
+}
+
+}  // namespace mxsec::cli

@@ -1,0 +1,109 @@
+// mxsec command dispatch. Everything a command does lives in commands.cc.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <functional>
+
+#include "cli/cli.h"
+
+namespace {
+
+constexpr const char* kFooter =
+    "Exit status: 0 success, 1 negative answer (invalid input, no match, failed lookup),\n"
+    "2 usage or set-up error. See README.md and docs/.";
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  using mxsec::cli::GlobalFlags;
+  CLI::App app{"mxsec: MTA-STS, DANE and TLSRPT for Postfix and Exim operators", "mxsec"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the command
+
+  GlobalFlags flags;
+  app.add_option("--config", flags.config_path, "YAML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--data-dir", flags.data_dir, "directory for the cache and stores (default ./var)");
+  app.add_option("--cache", flags.cache_file, "policy cache file (default DATA_DIR/mtasts.lmdb)");
+  app.add_option("--dns-server", flags.dns_servers, "DNS server IP[@PORT], repeatable (default: resolv.conf)");
+  app.add_option("--trust-anchor", flags.trust_anchor, "DNSSEC trust anchor file (default: dns-root-data)");
+  app.add_option("--ca-file", flags.ca_file, "CA bundle for HTTPS (default: the system store)");
+  app.add_option("--timeout", flags.timeout_seconds, "time limit in seconds per DNS query and per policy fetch")
+      ->check(CLI::Range(0.05, 3600.0));
+  app.add_flag("-v,--verbose", flags.verbosity, "more log output (repeat for debug)");
+
+  // Callbacks only choose the action; it runs after the whole command line
+  // is parsed, so global options given after the command are in effect.
+  std::function<int()> action;
+  auto with_config = [&](auto run) {
+    auto config = mxsec::cli::BuildConfig(flags);
+    if (!config) {
+      std::fprintf(stderr, "mxsec: %s\n", config.error().detail.c_str());
+      return mxsec::cli::kExitSetup;
+    }
+    return run(*config);
+  };
+
+  // mxsec mtasts ...
+  auto* mtasts = app.add_subcommand("mtasts", "MTA-STS parsers and matching (RFC 8461), no network");
+  mtasts->require_subcommand(1);
+  std::string record_text, policy_file, pattern, host;
+  auto* parse_record = mtasts->add_subcommand("parse-record", "parse an _mta-sts TXT record, print JSON");
+  parse_record->add_option("TEXT", record_text, "the record text")->required();
+  parse_record->callback([&] { action = [&] { return mxsec::cli::RunParseRecord(record_text); }; });
+  auto* parse_policy = mtasts->add_subcommand("parse-policy", "parse a policy file, print JSON");
+  parse_policy->add_option("FILE", policy_file, "policy file, or - for standard input")->required();
+  parse_policy->callback([&] { action = [&] { return mxsec::cli::RunParsePolicy(policy_file); }; });
+  auto* match = mtasts->add_subcommand("match", "exit 0 when HOST matches the policy mx PATTERN");
+  match->add_option("PATTERN", pattern, "an mx pattern (host or *.domain)")->required();
+  match->add_option("HOST", host, "an MX host name")->required();
+  match->callback([&] { action = [&] { return mxsec::cli::RunMatch(pattern, host); }; });
+
+  // mxsec policy ...
+  std::vector<std::string> domains;
+  bool json = false, no_cache = false;
+  auto* policy = app.add_subcommand("policy", "the MTA-STS policy of domains, through the cache");
+  policy->add_option("DOMAIN", domains, "recipient domains")->required();
+  policy->add_flag("--json", json, "one JSON object per domain and line");
+  policy->add_flag("--no-cache", no_cache, "neither read nor write the cache");
+  policy->callback([&] {
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunPolicy(c, domains, json, no_cache); });
+    };
+  });
+
+  // mxsec exim ...
+  auto* exim = app.add_subcommand("exim", "answers for Exim, as the MTA-STS Perl script gave them");
+  exim->require_subcommand(1);
+  std::string exim_domain, exim_host;
+  auto add_exim = [&](const char* name, const char* help, mxsec::cli::EximQuestion question, bool with_host) {
+    auto* sub = exim->add_subcommand(name, help);
+    sub->add_option("DOMAIN", exim_domain, "recipient domain")->required();
+    if (with_host) sub->add_option("HOST", exim_host, "MX host name")->required();
+    sub->callback([&, question] {
+      action = [&, question] {
+        return with_config(
+            [&](const mxsec::Config& c) { return mxsec::cli::RunExim(c, question, exim_domain, exim_host); });
+      };
+    });
+  };
+  add_exim("mode", "print enforce, testing or none", mxsec::cli::EximQuestion::kMode, false);
+  add_exim("valid-mx", "print nothing, or do_not_connect:no_match when HOST is outside the policy",
+           mxsec::cli::EximQuestion::kValidMx, true);
+  add_exim("mx-list", "print the policy's mx patterns joined by ':'", mxsec::cli::EximQuestion::kMxList, false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return mxsec::cli::kExitSetup;
+  }
+  return action ? action() : mxsec::cli::kExitSetup;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "mxsec: internal error: %s\n", e.what());
+  return 70;
+}
