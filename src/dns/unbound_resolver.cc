@@ -222,6 +222,12 @@ Result<std::unique_ptr<Resolver>> MakeUnboundResolver(const ResolverOptions& opt
       return Fail(Code::kIo, "cannot load DNSSEC trust anchor " + options.trust_anchor + ": " + ub_strerror(rc));
     }
   }
+  if (!options.servers.empty()) {
+    // libunbound answers the RFC 6761 name "test." itself (NXDOMAIN). With
+    // servers named explicitly (a lab, a private resolver), let them answer.
+    // This finalizes the context, so it comes after every other setting.
+    ub_ctx_zone_remove(ctx.get(), "test.");
+  }
   return std::unique_ptr<Resolver>(new UnboundResolver(ctx.release(), options.timeout));
 }
 

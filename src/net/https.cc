@@ -154,11 +154,22 @@ class BeastHttpsClient final : public HttpsClient {
     http::response_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(request.max_body);
+    auto too_large = [&] {
+      return Failure(HttpsStage::kTooLarge,
+                     what + ": response body exceeds the limit of " + std::to_string(request.max_body) + " bytes");
+    };
     socket.expires_at(deadline);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::body_limit) {
-      outcome = Failure(HttpsStage::kTooLarge,
-                        what + ": response body exceeds the limit of " + std::to_string(request.max_body) + " bytes");
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    // Beast 1.74's async_read does not apply body_limit to a Content-Length
+    // it has already parsed, so refuse an announced oversized body here,
+    // before reading any of it. Chunked bodies are stopped by body_limit.
+    if (!ec && parser.content_length() && *parser.content_length() > request.max_body) {
+      outcome = too_large();
+      co_return;
+    }
+    if (!ec) co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::body_limit || (!ec && parser.get().body().size() > request.max_body)) {
+      outcome = too_large();
       co_return;
     }
     if (ec) {

@@ -141,7 +141,7 @@ Result<StsAnswer> StsResolver::Fetch(std::string_view domain, const mtasts::Reco
 
 Result<StsAnswer> StsResolver::RecordFailure(std::string_view domain, std::optional<store::CacheEntry> cached,
                                              mtasts::StsError error, int64_t now) {
-  Log(LogLevel::kWarning, "MTA-STS " + std::string(domain) + ": " + error.Message() + " (" +
+  Log(LogLevel::kInfo, "MTA-STS " + std::string(domain) + ": " + error.Message() + " (" +
                               std::string(mtasts::TlsrptResultType(error.phase)) + ")");
   store::CacheEntry entry = cached.value_or(store::CacheEntry{});
   entry.error_phase = std::string(mtasts::PhaseName(error.phase));

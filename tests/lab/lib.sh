@@ -1,0 +1,355 @@
+# shellcheck shell=bash
+# Shared code for tests/lab/{up,down,ctl}. Sourced, not executed.
+#
+# Layout of a lab directory (everything the lab writes lives there):
+#   .mxsec-lab            marker: this directory belongs to the lab (safety for rm)
+#   env                   KEY=VALUE lines (LAB_DIR, LAB_DNS, LAB_TA, LAB_CA, ...)
+#   trust-anchor          DS record of the KSK of zone "test." (for ub_ctx_add_ta_file)
+#   ca/                   trusted test CA (ca.pem, ca.key) and issued certs (ca/certs/)
+#   untrusted-ca/         second CA that clients must NOT trust
+#   zone/                 unsigned zone, keys, serial counter, TXT data per domain
+#   nsd/                  nsd.conf, signed zone, pid file, control socket
+#   nginx/                main.conf, down.conf, pid files, temp dirs
+#   www/<domain>/         document roots (policy at .well-known/mta-sts.txt)
+#   orig/                 pristine TXT data and policies (for `ctl restore`)
+#   logs/                 nsd.log, nginx-*.log, blackhole.log, openssl.log
+
+export LC_ALL=C
+
+LAB_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+LAB_DNS_IP=127.0.53.1
+LAB_DNS_PORT=53
+LAB_HTTPS_IP=127.0.54.1        # main nginx instance: every mta-sts.<domain> except below
+LAB_HTTPS_DOWN_IP=127.0.54.2   # second nginx instance: only mta-sts.down.test
+LAB_BLACKHOLE_IP=127.0.54.9    # accepts TCP connections and never answers
+LAB_MX_IP=127.0.55.1
+LAB_ZONE="test"
+LAB_TTL=5
+
+# Every domain of the lab, as the label under "test." (domain = <label>.test).
+LAB_DOMAINS=(
+  enforce testing none two-records no-id ignored-record split-txt notfound
+  redirect html params big big-chunked bad-syntax wrong-name expired untrusted
+  changed removed removed-none down slow nopolicy blackhole
+)
+
+die() { echo "lab: error: $*" >&2; exit 1; }
+note() { echo "lab: $*" >&2; }
+
+need_tools() {
+  local t missing=()
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+  [ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]} (run scripts/install-deps)"
+}
+
+# lab_set_dir [DIR]: DIR, else $LAB_DIR from the environment, else $PWD/build/lab.
+lab_set_dir() {
+  local d="${1:-${LAB_DIR:-$PWD/build/lab}}"
+  case "$d" in *[[:space:]]*) die "lab directory must not contain whitespace: '$d'" ;; esac
+  LAB_DIR="$(realpath -m -- "$d")"
+  [ "$LAB_DIR" != / ] || die "refusing to use / as lab directory"
+  LAB_LOGS="$LAB_DIR/logs"
+  LAB_NSD_CONF="$LAB_DIR/nsd/nsd.conf"
+  LAB_NSD_PID="$LAB_DIR/nsd/nsd.pid"
+  LAB_NSD_CTL="$LAB_DIR/nsd/nsd.ctl"
+  LAB_NGINX_MAIN_CONF="$LAB_DIR/nginx/main.conf"
+  LAB_NGINX_MAIN_PID="$LAB_DIR/nginx/main.pid"
+  LAB_NGINX_DOWN_CONF="$LAB_DIR/nginx/down.conf"
+  LAB_NGINX_DOWN_PID="$LAB_DIR/nginx/down.pid"
+  LAB_BLACKHOLE_PID="$LAB_DIR/blackhole.pid"
+}
+
+lab_require_up_dir() {
+  if [ ! -f "$LAB_DIR/.mxsec-lab" ] || [ ! -f "$LAB_DIR/env" ]; then
+    die "no lab in $LAB_DIR (run tests/lab/up first)"
+  fi
+}
+
+# ---------------------------------------------------------------- processes
+
+# lab_pid PIDFILE EXPECT: print the pid if the process is alive (not a zombie)
+# and its command line contains EXPECT (guards against recycled pids).
+lab_pid() {
+  local f="$1" expect="$2" pid state
+  [ -s "$f" ] || return 1
+  pid="$(tr -cd '0-9' <"$f")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$expect" || return 1
+  echo "$pid"
+}
+
+lab_alive() { # PID
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# lab_stop NAME PIDFILE EXPECT: TERM, wait up to 5 s, then KILL. Never fails.
+lab_stop() {
+  local name="$1" f="$2" expect="$3" pid
+  if pid="$(lab_pid "$f" "$expect")"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do lab_alive "$pid" || break; sleep 0.1; done
+    if lab_alive "$pid"; then
+      note "$name (pid $pid) did not stop after SIGTERM, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 20); do lab_alive "$pid" || break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$f"
+  return 0
+}
+
+# lab_wait_pidfile PIDFILE EXPECT SECONDS
+lab_wait_pidfile() {
+  local n=$(($3 * 10))
+  for _ in $(seq "$n"); do
+    lab_pid "$1" "$2" >/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+lab_log_tail() { # FILE
+  if [ -s "$1" ]; then
+    echo "---- last lines of $1 ----" >&2
+    tail -n 15 "$1" >&2
+    echo "----" >&2
+  else
+    echo "(log $1 is empty or missing)" >&2
+  fi
+}
+
+# ---------------------------------------------------------------- DNS
+
+lab_dns_running() { lab_pid "$LAB_NSD_PID" "$LAB_NSD_CONF" >/dev/null; }
+
+lab_start_dns() {
+  lab_dns_running && return 0
+  rm -f "$LAB_NSD_PID" "$LAB_NSD_CTL"
+  if ! nsd -c "$LAB_NSD_CONF" >>"$LAB_LOGS/nsd.log" 2>&1 \
+     || ! lab_wait_pidfile "$LAB_NSD_PID" "$LAB_NSD_CONF" 10; then
+    lab_log_tail "$LAB_LOGS/nsd.log"
+    die "NSD did not start on $LAB_DNS_IP port $LAB_DNS_PORT"
+  fi
+  lab_wait_dns_serial "$(cat "$LAB_DIR/zone/serial")" \
+    || { lab_log_tail "$LAB_LOGS/nsd.log"; die "NSD started but does not answer for zone test. on $LAB_DNS_IP@$LAB_DNS_PORT"; }
+}
+
+lab_stop_dns() { lab_stop NSD "$LAB_NSD_PID" "$LAB_NSD_CONF"; rm -f "$LAB_NSD_CTL"; }
+
+# Serial of zone test. as NSD serves it (empty if no answer).
+lab_dns_serial() {
+  drill @"$LAB_DNS_IP" -p "$LAB_DNS_PORT" SOA "$LAB_ZONE." 2>/dev/null \
+    | awk '$1 == "test." && $4 == "SOA" { print $7; exit }'
+}
+
+lab_wait_dns_serial() { # SERIAL: wait up to 10 s until NSD serves it
+  for _ in $(seq 100); do
+    [ "$(lab_dns_serial)" = "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Quote one text as zone-file TXT character-strings (split at 255 bytes).
+lab_txt_quote() {
+  local s="$1" out="" chunk
+  while :; do
+    chunk="${s:0:255}"
+    s="${s:255}"
+    chunk="${chunk//\\/\\\\}"
+    chunk="${chunk//\"/\\\"}"
+    out+="${out:+ }\"$chunk\""
+    [ -n "$s" ] || break
+  done
+  printf '%s\n' "$out"
+}
+
+# Initial TXT data of _mta-sts.<label>.test: zone-file rdata, one record per line.
+lab_initial_txt() {
+  case "$1" in
+    enforce)        lab_txt_quote 'v=STSv1; id=enf2026a;' ;;
+    testing)        lab_txt_quote 'v=STSv1; id=tst1;' ;;
+    none)           lab_txt_quote 'v=STSv1; id=none1;' ;;
+    two-records)    lab_txt_quote 'v=STSv1; id=a1;'; lab_txt_quote 'v=STSv1; id=b2;' ;;
+    no-id)          lab_txt_quote 'v=STSv1;' ;;
+    ignored-record) lab_txt_quote 'v=spf1 -all'; lab_txt_quote 'v=STSv1; id=ok1;' ;;
+    split-txt)      printf '%s\n' '"v=STSv1; " "id=split1;"' ;;
+    notfound)       lab_txt_quote 'v=STSv1; id=nf1;' ;;
+    redirect)       lab_txt_quote 'v=STSv1; id=rd1;' ;;
+    html)           lab_txt_quote 'v=STSv1; id=html1;' ;;
+    params)         lab_txt_quote 'v=STSv1; id=par1;' ;;
+    big)            lab_txt_quote 'v=STSv1; id=big1;' ;;
+    big-chunked)    lab_txt_quote 'v=STSv1; id=bigc1;' ;;
+    bad-syntax)     lab_txt_quote 'v=STSv1; id=bad1;' ;;
+    wrong-name)     lab_txt_quote 'v=STSv1; id=wn1;' ;;
+    expired)        lab_txt_quote 'v=STSv1; id=exp1;' ;;
+    untrusted)      lab_txt_quote 'v=STSv1; id=unt1;' ;;
+    changed)        lab_txt_quote 'v=STSv1; id=chg1;' ;;
+    removed)        lab_txt_quote 'v=STSv1; id=rm1;' ;;
+    removed-none)   lab_txt_quote 'v=STSv1; id=rmn1;' ;;
+    down)           lab_txt_quote 'v=STSv1; id=down1;' ;;
+    slow)           lab_txt_quote 'v=STSv1; id=slow1;' ;;
+    blackhole)      lab_txt_quote 'v=STSv1; id=bh1;' ;;
+    nopolicy)       ;;
+    *) die "unknown lab domain label '$1'" ;;
+  esac
+}
+
+lab_a_addr() { # LABEL -> address of mta-sts.<label>.test
+  case "$1" in
+    down) echo "$LAB_HTTPS_DOWN_IP" ;;
+    blackhole) echo "$LAB_BLACKHOLE_IP" ;;
+    *) echo "$LAB_HTTPS_IP" ;;
+  esac
+}
+
+# lab_label DOMAIN: "enforce.test" -> "enforce"; dies for names outside test.
+lab_label() {
+  local d="${1%.}"
+  d="${d,,}"
+  [[ "$d" =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.test$ ]] \
+    || die "domain must be a name under test. (like enforce.test), got '$1'"
+  echo "${d%.test}"
+}
+
+lab_next_serial() {
+  local f="$LAB_DIR/zone/serial" s
+  s="$(cat "$f" 2>/dev/null || echo 0)"
+  s=$((s + 1))
+  echo "$s" >"$f"
+  echo "$s"
+}
+
+# Write the zone from zone/txt/*, sign it, install it as nsd/test.zone.signed.
+# Prints the new serial.
+lab_build_zone() {
+  local serial z="$LAB_DIR/zone/test.zone" out="$LAB_DIR/nsd/test.zone.signed"
+  local d f line label now ksk zsk
+  serial="$(lab_next_serial)"
+  ksk="$(cat "$LAB_DIR/zone/keys/ksk")"
+  zsk="$(cat "$LAB_DIR/zone/keys/zsk")"
+  {
+    # shellcheck disable=SC2016 # literal $ORIGIN/$TTL directives
+    printf '$ORIGIN %s.\n$TTL %s\n' "$LAB_ZONE" "$LAB_TTL"
+    printf '@ IN SOA ns.test. hostmaster.test. ( %s %s %s 600 %s )\n' \
+      "$serial" "$LAB_TTL" "$LAB_TTL" "$LAB_TTL"
+    printf '@ IN NS ns.test.\nns IN A %s\n' "$LAB_DNS_IP"
+    # DNSKEYs (no TTL in the .key files, so $TTL applies)
+    cat "$LAB_DIR/zone/keys/$ksk.key" "$LAB_DIR/zone/keys/$zsk.key"
+    for d in "${LAB_DOMAINS[@]}"; do
+      printf '%s IN MX 10 mx.%s\n' "$d" "$d"
+      printf 'mx.%s IN A %s\n' "$d" "$LAB_MX_IP"
+      printf 'mta-sts.%s IN A %s\n' "$d" "$(lab_a_addr "$d")"
+    done
+    for f in "$LAB_DIR"/zone/txt/*.test; do
+      [ -e "$f" ] || continue
+      label="$(basename "$f" .test)"
+      while IFS= read -r line; do
+        [ -n "$line" ] && printf '_mta-sts.%s IN TXT %s\n' "$label" "$line"
+      done <"$f"
+    done
+  } >"$z.tmp"
+  mv -f "$z.tmp" "$z"
+  now="$(date +%s)"
+  if ! ldns-signzone -o "$LAB_ZONE." -i $((now - 3600)) -e $((now + 30 * 86400)) \
+        -f "$out.tmp" "$z" "$LAB_DIR/zone/keys/$zsk" "$LAB_DIR/zone/keys/$ksk" \
+        >>"$LAB_LOGS/zone.log" 2>&1; then
+    lab_log_tail "$LAB_LOGS/zone.log"
+    die "ldns-signzone failed for $z"
+  fi
+  mv -f "$out.tmp" "$out"
+  echo "$serial"
+}
+
+# Re-sign and make NSD serve the new zone (if NSD is running).
+lab_resign_and_reload() {
+  local serial out
+  serial="$(lab_build_zone)"
+  if ! lab_dns_running; then
+    note "NSD is not running; zone re-signed (serial $serial), served after dns-up"
+    return 0
+  fi
+  if ! out="$(nsd-control -c "$LAB_NSD_CONF" reload "$LAB_ZONE" 2>&1)"; then
+    lab_log_tail "$LAB_LOGS/nsd.log"
+    die "nsd-control reload failed: $out"
+  fi
+  lab_wait_dns_serial "$serial" || {
+    lab_log_tail "$LAB_LOGS/nsd.log"
+    die "NSD still does not serve serial $serial of zone test. after reload"
+  }
+}
+
+# ---------------------------------------------------------------- HTTPS
+
+lab_nginx_running() { # main|down
+  case "$1" in
+    main) lab_pid "$LAB_NGINX_MAIN_PID" "$LAB_NGINX_MAIN_CONF" >/dev/null ;;
+    down) lab_pid "$LAB_NGINX_DOWN_PID" "$LAB_NGINX_DOWN_CONF" >/dev/null ;;
+  esac
+}
+
+lab_start_nginx() { # main|down
+  local inst="$1" conf pid log
+  case "$inst" in
+    main) conf="$LAB_NGINX_MAIN_CONF"; pid="$LAB_NGINX_MAIN_PID" ;;
+    down) conf="$LAB_NGINX_DOWN_CONF"; pid="$LAB_NGINX_DOWN_PID" ;;
+  esac
+  log="$LAB_LOGS/nginx-$inst-error.log"
+  lab_nginx_running "$inst" && return 0
+  rm -f "$pid"
+  # shellcheck disable=SC2094 # both append (O_APPEND) to the same log
+  if ! nginx -q -c "$conf" -e "$log" >>"$log" 2>&1 \
+     || ! lab_wait_pidfile "$pid" "$conf" 10; then
+    lab_log_tail "$log"
+    die "nginx ($inst instance, $conf) did not start"
+  fi
+}
+
+lab_stop_nginx() { # main|down
+  case "$1" in
+    main) lab_stop "nginx (main)" "$LAB_NGINX_MAIN_PID" "$LAB_NGINX_MAIN_CONF" ;;
+    down) lab_stop "nginx (down)" "$LAB_NGINX_DOWN_PID" "$LAB_NGINX_DOWN_CONF" ;;
+  esac
+}
+
+# lab_wait_https LABEL IP: wait up to 10 s for a 200 from mta-sts.<label>.test.
+lab_wait_https() {
+  local host="mta-sts.$1.test" ip="$2"
+  for _ in $(seq 50); do
+    if curl -fsS -o /dev/null --max-time 2 --cacert "$LAB_DIR/ca/ca.pem" \
+         --resolve "$host:443:$ip" "https://$host/.well-known/mta-sts.txt" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- blackhole
+
+lab_blackhole_running() { lab_pid "$LAB_BLACKHOLE_PID" blackhole.py >/dev/null; }
+
+lab_start_blackhole() {
+  lab_blackhole_running && return 0
+  rm -f "$LAB_BLACKHOLE_PID"
+  setsid python3 "$LAB_SRC/blackhole.py" "$LAB_BLACKHOLE_IP" 443 "$LAB_BLACKHOLE_PID" \
+    </dev/null >>"$LAB_LOGS/blackhole.log" 2>&1 &
+  if ! lab_wait_pidfile "$LAB_BLACKHOLE_PID" blackhole.py 10; then
+    lab_log_tail "$LAB_LOGS/blackhole.log"
+    die "blackhole listener did not start on $LAB_BLACKHOLE_IP:443"
+  fi
+}
+
+lab_stop_blackhole() { lab_stop blackhole "$LAB_BLACKHOLE_PID" blackhole.py; }
+
+lab_stop_all() {
+  lab_stop_nginx down
+  lab_stop_nginx main
+  lab_stop_blackhole
+  lab_stop_dns
+}
