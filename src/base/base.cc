@@ -30,6 +30,27 @@ std::string_view CodeName(Code code) {
   return "internal";
 }
 
+std::string Quote(std::string_view text, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 // ---- Domain names --------------------------------------------------------
 
 namespace {
@@ -42,7 +63,7 @@ Result<std::string> CheckLdhName(std::string name, std::string_view original) {
   if (name.empty()) return Fail(Code::kInvalidArgument, "empty domain name");
   if (name.size() > 253) {
     return Fail(Code::kInvalidArgument,
-                "domain name longer than 253 octets: " + std::string(original.substr(0, 64)) + "...");
+                "domain name longer than 253 octets: " + Quote(original));
   }
   size_t start = 0;
   while (start <= name.size()) {
@@ -50,20 +71,19 @@ Result<std::string> CheckLdhName(std::string name, std::string_view original) {
     if (end == std::string::npos) end = name.size();
     std::string_view label(name.data() + start, end - start);
     if (label.empty()) {
-      return Fail(Code::kInvalidArgument, "empty label in domain name '" + std::string(original) + "'");
+      return Fail(Code::kInvalidArgument, "empty label in domain name " + Quote(original));
     }
     if (label.size() > 63) {
-      return Fail(Code::kInvalidArgument, "label longer than 63 octets in '" + std::string(original) + "'");
+      return Fail(Code::kInvalidArgument, "label longer than 63 octets in " + Quote(original));
     }
     for (char c : label) {
       if (!IsLdh(c)) {
-        return Fail(Code::kInvalidArgument, "invalid character in domain name '" +
-                                                std::string(original) + "'");
+        return Fail(Code::kInvalidArgument, "invalid character in domain name " + Quote(original));
       }
     }
     if (label.front() == '-' || label.back() == '-') {
       return Fail(Code::kInvalidArgument,
-                  "label starts or ends with '-' in '" + std::string(original) + "'");
+                  "label starts or ends with '-' in " + Quote(original));
     }
     start = end + 1;
   }
@@ -93,7 +113,7 @@ Result<std::string> NormalizeDomain(std::string_view name) {
   std::unique_ptr<char, decltype(&idn2_free)> owned(out, &idn2_free);
   if (rc != IDN2_OK) {
     return Fail(Code::kInvalidArgument,
-                "cannot convert '" + std::string(name) + "' to an A-label: " + idn2_strerror(rc));
+                "cannot convert " + Quote(name) + " to an A-label: " + idn2_strerror(rc));
   }
   return CheckLdhName(FoldDomain(owned.get()), name);
 }
@@ -179,13 +199,13 @@ Result<std::string> ParseDnsServer(std::string_view text) {
     unsigned value = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
-      return Fail(Code::kInvalidArgument, "invalid port in DNS server '" + std::string(text) + "'");
+      return Fail(Code::kInvalidArgument, "invalid port in DNS server " + Quote(text));
     }
   }
   unsigned char buf[16];
   if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1) {
     return Fail(Code::kInvalidArgument,
-                "DNS server must be an IP address (IP or IP@PORT), got '" + std::string(text) + "'");
+                "DNS server must be an IP address (IP or IP@PORT), got " + Quote(text));
   }
   return port.empty() ? host : host + "@" + port;
 }

@@ -49,6 +49,11 @@ inline tl::unexpected<Error> Fail(Code code, std::string detail) {
   return tl::unexpected<Error>(Error{code, std::move(detail)});
 }
 
+// Quotes untrusted text for a one-line message: wrapped in double quotes,
+// control and non-ASCII bytes as \xNN, quotes and backslashes escaped,
+// cut to `max` input bytes with "..." appended.
+std::string Quote(std::string_view text, size_t max = 64);
+
 // ---- Domain names --------------------------------------------------------
 
 // Canonical form of a domain name: IDNA2008 A-labels (libidn2, U-labels are

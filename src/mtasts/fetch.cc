@@ -99,15 +99,15 @@ StsResult<FetchedPolicy> FetchPolicy(net::HttpsClient& client, std::string_view 
   const std::string url = "https://" + request.host + request.path;
   if (response->status >= 300 && response->status < 400) {
     return StsFail(Phase::kHttp, Code::kPermFail,
-                   url + ": HTTP " + std::to_string(response->status) + " redirect to '" +
-                       response->location.substr(0, 200) + "' refused (RFC 8461 3.3)");
+                   url + ": HTTP " + std::to_string(response->status) + " redirect to " +
+                       Quote(response->location, 200) + " refused (RFC 8461 3.3)");
   }
   if (response->status != 200) {
     return StsFail(Phase::kHttp, Code::kPermFail, url + ": HTTP status " + std::to_string(response->status));
   }
   if (!IsTextPlain(response->content_type)) {
     return StsFail(Phase::kHttp, Code::kPermFail,
-                   url + ": media type '" + response->content_type.substr(0, 100) + "' is not text/plain");
+                   url + ": media type " + Quote(response->content_type, 100) + " is not text/plain");
   }
   auto policy = ParsePolicy(response->body);
   if (!policy) return StsFail(Phase::kPolicy, Code::kSyntax, url + ": " + policy.error().detail);

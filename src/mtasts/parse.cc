@@ -63,7 +63,7 @@ Result<Record> ParseRecord(std::string_view text) {
     if (field.empty()) return Fail(Code::kSyntax, "empty field" + At(field_start));
     size_t eq = field.find('=');
     if (eq == std::string_view::npos) {
-      return Fail(Code::kSyntax, "field \"" + std::string(field) + "\" is not name=value" + At(field_start));
+      return Fail(Code::kSyntax, "field " + Quote(field, 40) + " is not name=value" + At(field_start));
     }
     std::string_view name = field.substr(0, eq);
     std::string_view value = field.substr(eq + 1);
@@ -79,11 +79,11 @@ Result<Record> ParseRecord(std::string_view text) {
       have_id = true;
     } else {
       if (!IsExtName(name)) {
-        return Fail(Code::kSyntax, "invalid extension name \"" + std::string(name) + "\"" + At(field_start));
+        return Fail(Code::kSyntax, "invalid extension name " + Quote(name, 40) + At(field_start));
       }
       if (!IsExtValue(value)) {
         return Fail(Code::kSyntax,
-                    "invalid value for extension \"" + std::string(name) + "\"" + At(field_start));
+                    "invalid value for extension " + Quote(name, 40) + At(field_start));
       }
       record.extensions.emplace_back(name, value);
     }
@@ -199,8 +199,7 @@ Result<Policy> ParsePolicy(std::string_view body) {
       if (!version) version = value;
     } else if (key == "mode") {
       if (!ParseMode(value)) {
-        return Fail(Code::kSyntax, Line(line_no) + "mode must be enforce, testing or none, got \"" +
-                                       std::string(value.substr(0, 40)) + "\"");
+        return Fail(Code::kSyntax, Line(line_no) + "mode must be enforce, testing or none, got " + Quote(value, 40));
       }
       if (!mode) mode = value;
     } else if (key == "max_age") {
@@ -212,17 +211,16 @@ Result<Policy> ParsePolicy(std::string_view body) {
       std::string_view domain = value;
       if (domain.substr(0, 2) == "*.") domain.remove_prefix(2);
       if (!IsAsciiDomain(domain)) {
-        return Fail(Code::kSyntax, Line(line_no) + "mx must be a host name or \"*.\" and a domain, got \"" +
-                                       std::string(value.substr(0, 80)) + "\"");
+        return Fail(Code::kSyntax, Line(line_no) + "mx must be a host name or \"*.\" and a domain, got " + Quote(value, 80));
       }
       policy.mx.push_back(FoldDomain(value));
     } else {
       // RFC 8461 3.2: unknown fields are ignored, but must still be well-formed.
       if (!IsExtName(key)) {
-        return Fail(Code::kSyntax, Line(line_no) + "invalid key \"" + std::string(key.substr(0, 40)) + "\"");
+        return Fail(Code::kSyntax, Line(line_no) + "invalid key " + Quote(key, 40));
       }
       if (!IsPolicyExtValue(value)) {
-        return Fail(Code::kSyntax, Line(line_no) + "invalid value for \"" + std::string(key) + "\"");
+        return Fail(Code::kSyntax, Line(line_no) + "invalid value for " + Quote(key, 40));
       }
     }
   }

@@ -16,7 +16,7 @@ constexpr size_t kFields = 14;
 std::string OneLine(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '\n') c = ' ';
   }
   return out;
 }
@@ -66,7 +66,9 @@ Result<CacheEntry> DecodeEntry(std::string_view data) {
     fields[n++] = data.substr(0, nl);
     data.remove_prefix(nl + 1);
   }
-  if (n != kFields || fields[0] != kMagic) return Fail(Code::kIo, "unrecognized cache entry format");
+  if (n != kFields || fields[0] != kMagic || fields[kFields - 1].find('\n') != std::string_view::npos) {
+    return Fail(Code::kIo, "unrecognized cache entry format");
+  }
   CacheEntry e;
   e.mode = std::string(fields[1]);
   if (!e.mode.empty() && e.mode != "enforce" && e.mode != "testing" && e.mode != "none") {

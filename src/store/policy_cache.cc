@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <mutex>
+#include <vector>
 
 #include "store/store.h"
 
@@ -12,14 +14,20 @@ namespace mxsec::store {
 struct PolicyCache::Env {
   MDB_env* env = nullptr;
   MDB_dbi dbi = 0;
+  // Reset read-only transactions, kept for mdb_txn_renew: renewing reuses the
+  // reader slot and skips the reader-table lock of mdb_txn_begin (MDB_NOTLS
+  // lets any thread renew any of them).
+  std::mutex idle_mutex;
+  std::vector<MDB_txn*> idle_readers;
   ~Env() {
+    for (MDB_txn* txn : idle_readers) mdb_txn_abort(txn);
     if (env != nullptr) mdb_env_close(env);
   }
 };
 
 namespace {
 
-// Read-only transactions are short-lived and never outlive a call.
+// A write (or one-off) transaction, aborted unless committed.
 struct Txn {
   MDB_txn* txn = nullptr;
   ~Txn() {
@@ -45,6 +53,46 @@ tl::unexpected<Error> LmdbFail(const std::string& path, std::string_view what, i
 constexpr std::string_view kSuffixes[] = {":mode", ":mx", ":expire", ":id", ":report", ":policy", ":mxsec"};
 
 }  // namespace
+
+// A pooled read-only transaction for one call: renewed on construction,
+// reset and returned to the pool on destruction.
+class PolicyCache::Reader {
+ public:
+  explicit Reader(Env& env) : env_(env) {
+    {
+      std::lock_guard<std::mutex> lock(env_.idle_mutex);
+      if (!env_.idle_readers.empty()) {
+        txn_ = env_.idle_readers.back();
+        env_.idle_readers.pop_back();
+      }
+    }
+    if (txn_ != nullptr) {
+      rc_ = mdb_txn_renew(txn_);
+      if (rc_ != 0) {
+        mdb_txn_abort(txn_);
+        txn_ = nullptr;
+      }
+    } else {
+      rc_ = mdb_txn_begin(env_.env, nullptr, MDB_RDONLY, &txn_);
+      if (rc_ != 0) txn_ = nullptr;
+    }
+  }
+  ~Reader() {
+    if (txn_ == nullptr) return;
+    mdb_txn_reset(txn_);
+    std::lock_guard<std::mutex> lock(env_.idle_mutex);
+    env_.idle_readers.push_back(txn_);
+  }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+  int rc() const { return rc_; }
+  MDB_txn* txn() const { return txn_; }
+
+ private:
+  Env& env_;
+  MDB_txn* txn_ = nullptr;
+  int rc_ = 0;
+};
 
 PolicyCache::PolicyCache(std::string path, std::unique_ptr<Env> env) : path_(std::move(path)), env_(std::move(env)) {}
 PolicyCache::~PolicyCache() = default;
@@ -76,12 +124,12 @@ Result<std::unique_ptr<PolicyCache>> PolicyCache::Open(const std::string& path, 
 }
 
 Result<std::optional<CacheEntry>> PolicyCache::Get(std::string_view domain) const {
-  Txn txn;
-  if (int rc = mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn); rc != 0) return LmdbFail(path_, "read", rc);
+  Reader reader(*env_);
+  if (reader.rc() != 0) return LmdbFail(path_, "read", reader.rc());
   std::string key(domain);
   key += ":mxsec";
   MDB_val k = Val(key), v;
-  int rc = mdb_get(txn.txn, env_->dbi, &k, &v);
+  int rc = mdb_get(reader.txn(), env_->dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<CacheEntry>();
   if (rc != 0) return LmdbFail(path_, "read " + key, rc);
   auto entry = DecodeEntry(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size));
@@ -90,11 +138,11 @@ Result<std::optional<CacheEntry>> PolicyCache::Get(std::string_view domain) cons
 }
 
 Result<std::string> PolicyCache::GetPolicyText(std::string_view domain) const {
-  Txn txn;
-  if (int rc = mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn); rc != 0) return LmdbFail(path_, "read", rc);
+  Reader reader(*env_);
+  if (reader.rc() != 0) return LmdbFail(path_, "read", reader.rc());
   std::string key = std::string(domain) + ":policy";
   MDB_val k = Val(key), v;
-  int rc = mdb_get(txn.txn, env_->dbi, &k, &v);
+  int rc = mdb_get(reader.txn(), env_->dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::string();
   if (rc != 0) return LmdbFail(path_, "read " + key, rc);
   return std::string(static_cast<const char*>(v.mv_data), v.mv_size);

@@ -85,6 +85,7 @@ class PolicyCache {
 
  private:
   struct Env;
+  class Reader;
   PolicyCache(std::string path, std::unique_ptr<Env> env);
   std::string path_;
   std::unique_ptr<Env> env_;
