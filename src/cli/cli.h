@@ -36,6 +36,10 @@ int RunParsePolicy(const std::string& file);
 int RunMatch(const std::string& pattern, const std::string& host);
 int RunPolicy(const Config& config, const std::vector<std::string>& domains, bool json, bool no_cache);
 
+// One DNS lookup through mxsec's validating resolver: TYPE is TXT, MX, A,
+// AAAA or TLSA. Prints the records and their DNSSEC status.
+int RunDns(const Config& config, const std::string& type, const std::string& name, bool json);
+
 enum class EximQuestion { kMode, kValidMx, kMxList };
 int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host);
 

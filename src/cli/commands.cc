@@ -222,6 +222,79 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
   return exit_code;
 }
 
+namespace {
+
+std::string Hex(const std::vector<uint8_t>& data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : data) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+template <typename T, typename Render>
+int PrintDnsAnswer(const Result<dns::Answer<T>>& answer, const std::string& type, const std::string& name,
+                   bool as_json, Render render) {
+  if (!answer) {
+    if (as_json) {
+      PrintJson(json{{"name", name},
+                     {"type", type},
+                     {"status", CodeName(answer.error().code)},
+                     {"error", answer.error().detail}});
+    } else {
+      PrintError(answer.error().detail);
+    }
+    return kExitNegative;
+  }
+  if (as_json) {
+    json records = json::array();
+    for (const auto& r : answer->records) records.push_back(render(r));
+    PrintJson(json{{"name", name},
+                   {"type", type},
+                   {"status", "ok"},
+                   {"dnssec", dns::SecurityName(answer->security)},
+                   {"ttl", answer->ttl},
+                   {"canonical_name", answer->canonical_name},
+                   {"records", records}});
+  } else {
+    std::string text = name + " " + type + " (" + std::string(dns::SecurityName(answer->security)) + ", ttl " +
+                       std::to_string(answer->ttl) + ")\n";
+    for (const auto& r : answer->records) text += "  " + render(r).dump() + "\n";
+    std::fputs(text.c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunDns(const Config& config, const std::string& type, const std::string& raw_name, bool as_json) {
+  // Not NormalizeDomain: underscore labels (_mta-sts, _25._tcp) are valid here.
+  const std::string query = FoldDomain(raw_name);
+  if (query.empty() || query.size() > 253) {
+    PrintError("invalid DNS name " + Quote(raw_name));
+    return kExitSetup;
+  }
+  auto resolver = dns::MakeUnboundResolver({config.dns_servers, config.trust_anchor, config.timeout});
+  if (!resolver) {
+    PrintError(resolver.error().detail);
+    return kExitSetup;
+  }
+  dns::Resolver& r = **resolver;
+  auto text = [](const std::string& s) { return json(s); };
+  if (type == "TXT") return PrintDnsAnswer(r.LookupTxt(query), type, query, as_json, text);
+  if (type == "A") return PrintDnsAnswer(r.LookupA(query), type, query, as_json, text);
+  if (type == "AAAA") return PrintDnsAnswer(r.LookupAaaa(query), type, query, as_json, text);
+  if (type == "MX") {
+    return PrintDnsAnswer(r.LookupMx(query), type, query, as_json,
+                          [](const dns::Mx& mx) { return json{{"preference", mx.preference}, {"host", mx.host}}; });
+  }
+  return PrintDnsAnswer(r.LookupTlsa(query), type, query, as_json, [](const dns::Tlsa& t) {
+    return json{{"usage", t.usage}, {"selector", t.selector}, {"matching_type", t.matching_type}, {"data", Hex(t.data)}};
+  });
+}
+
 int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host) {
   auto name = NormalizeDomain(domain);
   if (!name) {

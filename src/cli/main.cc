@@ -72,6 +72,21 @@ int main(int argc, char** argv) try {
     };
   });
 
+  // mxsec dns ...
+  std::string dns_type, dns_name;
+  bool dns_json = false;
+  auto* dns = app.add_subcommand("dns", "one lookup through mxsec's validating resolver, with its DNSSEC status");
+  dns->add_option("TYPE", dns_type, "TXT, MX, A, AAAA or TLSA")
+      ->required()
+      ->transform(CLI::IsMember({"TXT", "MX", "A", "AAAA", "TLSA"}, CLI::ignore_case));
+  dns->add_option("NAME", dns_name, "the name to look up")->required();
+  dns->add_flag("--json", dns_json, "print JSON");
+  dns->callback([&] {
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunDns(c, dns_type, dns_name, dns_json); });
+    };
+  });
+
   // mxsec exim ...
   auto* exim = app.add_subcommand("exim", "answers for Exim, as the MTA-STS Perl script gave them");
   exim->require_subcommand(1);

@@ -115,11 +115,11 @@ class MtaStsLabTest(unittest.TestCase):
 
     # ------------------------------------------------------------ helpers
 
-    def mxsec(self, *args, timeout=3, data_dir=None, global_opts=()):
+    def mxsec(self, *args, timeout=3, data_dir=None, global_opts=(), trust_anchor=None):
         """Run mxsec with the lab's resolver/trust anchor/CA; return a Run."""
         cmd = [MXSEC,
                "--dns-server", self.lab["LAB_DNS"],
-               "--trust-anchor", self.lab["LAB_TA"],
+               "--trust-anchor", trust_anchor or self.lab["LAB_TA"],
                "--ca-file", self.lab["LAB_CA"],
                "--data-dir", data_dir or self.data_dir,
                "--timeout", str(timeout),
@@ -453,6 +453,60 @@ class MtaStsLabTest(unittest.TestCase):
         err_lines = run.err.strip().splitlines()
         self.assertEqual(len(err_lines), 1, f"stderr should be exactly one line{run}")
         self.assertIn(path, err_lines[0], str(run))
+
+
+    # ------------------------------------------------------------ DNS and DNSSEC
+
+    def wrong_trust_anchor(self):
+        """The lab's DS record with a digest that matches no key: every answer is bogus."""
+        with open(self.lab["LAB_TA"], encoding="utf-8") as f:
+            fields = f.read().split()
+        fields[-1] = "0" * len(fields[-1])
+        return self.write_policy_file(" ".join(fields) + "\n")
+
+    def dns(self, rtype, name, **kw):
+        run = self.mxsec("dns", rtype, name, "--json", **kw)
+        try:
+            return run, json.loads(run.out)
+        except ValueError:
+            self.fail(f"dns --json printed no JSON{run}")
+
+    def test_dns_answers_carry_dnssec_status(self):
+        run, ans = self.dns("TXT", "_mta-sts.split-txt.test")
+        self.assertEqual(run.rc, 0, str(run))
+        self.assertEqual((ans["dnssec"], ans["records"]), ("secure", ["v=STSv1; id=split1;"]), str(run))
+        run, ans = self.dns("MX", "enforce.test")
+        self.assertEqual(ans["records"], [{"preference": 10, "host": "mx.enforce.test"}], str(run))
+        self.assertEqual(ans["dnssec"], "secure", str(run))
+        # Without a trust anchor the same answer is merely insecure.
+        run, ans = self.dns("A", "mx.enforce.test", trust_anchor="/dev/null")
+        self.assertEqual((run.rc, ans["dnssec"], ans["records"]), (0, "insecure", ["127.0.55.1"]), str(run))
+
+    def test_dns_not_found_is_distinct_from_failure(self):
+        run, ans = self.dns("A", "no-such-name.test")
+        self.assertEqual((run.rc, ans["status"]), (1, "not-found"), str(run))
+        self.assertIn("NXDOMAIN", ans["error"], str(run))
+        run, ans = self.dns("TXT", "_mta-sts.nopolicy.test")
+        self.assertEqual(ans["status"], "not-found", str(run))
+
+    def test_dns_bogus_answer(self):
+        run, ans = self.dns("A", "mx.enforce.test", trust_anchor=self.wrong_trust_anchor())
+        self.assertEqual((run.rc, ans["status"]), (1, "bogus"), str(run))
+        self.assertIn("DNSSEC validation failed", ans["error"], str(run))
+
+    def test_bogus_txt_is_a_dns_failure_not_absence(self):
+        run, rec = self.policy("enforce.test", trust_anchor=self.wrong_trust_anchor())
+        self.assertEqual((run.rc, rec["source"]), (1, "none"), str(run))
+        self.assertEqual(rec["last_error"]["phase"], "dns", str(run))
+        self.assertIn("DNSSEC validation failed", rec["last_error"]["message"], str(run))
+
+    def test_bogus_txt_never_weakens_cached_policy(self):
+        self.assert_ok_fetched("enforce.test", mode="enforce",
+                               mx=["mx.enforce.test", "*.backup.enforce.test"], max_age=86400, id="enf2026a")
+        run, rec = self.policy("enforce.test", trust_anchor=self.wrong_trust_anchor())
+        self.assertEqual(run.rc, 0, str(run))
+        self.assertEqual((rec["source"], rec["mode"], rec["id"]), ("cache", "enforce", "enf2026a"), str(run))
+        self.assertEqual(rec["last_error"]["phase"], "dns", str(run))
 
 
 if __name__ == "__main__":
