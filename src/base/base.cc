@@ -237,9 +237,10 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
   }
   if (root.IsNull()) return config;
   if (!root.IsMap()) return Fail(Code::kInvalidArgument, path + ": the top level must be a mapping");
+  std::string key;  // the key being read, for the error message
   try {
     for (const auto& entry : root) {
-      const std::string key = entry.first.as<std::string>();
+      key = entry.first.as<std::string>();
       const YAML::Node& value = entry.second;
       const std::string where = Where(path, entry.first);
       if (key == "data_dir") {
@@ -251,7 +252,7 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
         config.dns_servers.clear();
         for (const auto& s : value) {
           auto server = ParseDnsServer(s.as<std::string>());
-          if (!server) return Fail(Code::kInvalidArgument, Where(path, s) + ": " + server.error().detail);
+          if (!server) return Fail(Code::kInvalidArgument, Where(path, s) + ": dns_servers: " + server.error().detail);
           config.dns_servers.push_back(*server);
         }
       } else if (key == "trust_anchor") {
@@ -266,7 +267,7 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
         config.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
       } else if (key == "log_level") {
         auto level = ParseLogLevel(value.as<std::string>());
-        if (!level) return Fail(Code::kInvalidArgument, where + ": " + level.error().detail);
+        if (!level) return Fail(Code::kInvalidArgument, where + ": log_level: " + level.error().detail);
         config.log_level = *level;
       } else if (key == "syslog") {
         config.syslog = value.as<bool>();
@@ -275,8 +276,8 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
       }
     }
   } catch (const YAML::Exception& e) {
-    return Fail(Code::kInvalidArgument,
-                path + ":" + std::to_string(e.mark.line + 1) + ": wrong type: " + e.msg);
+    return Fail(Code::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": key '" + key +
+                                            "' has the wrong type: " + e.msg);
   }
   return config;
 }

@@ -172,7 +172,8 @@ Result<Policy> ParsePolicy(std::string_view body) {
     size_t end = lf == std::string_view::npos ? body.size() : lf;
     std::string_view line = body.substr(pos, end - pos);
     pos = lf == std::string_view::npos ? body.size() : lf + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // CRLF ends a line only when the LF is there; a final bare CR is an error.
+    if (lf != std::string_view::npos && !line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find('\r') != std::string_view::npos) {
       return Fail(Code::kSyntax, Line(line_no) + "CR not followed by LF");
     }

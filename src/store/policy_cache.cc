@@ -1,6 +1,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <vector>
@@ -212,6 +213,9 @@ Result<std::vector<std::string>> PolicyCache::Domains() const {
       domains.emplace_back(key.substr(0, key.size() - kTag.size()));
     }
   }
+  // LMDB orders whole keys bytewise, and ':' sorts after '.', so "a.b.c:mxsec"
+  // comes before "a.b:mxsec"; sort the domain names themselves.
+  std::sort(domains.begin(), domains.end());
   return domains;
 }
 
