@@ -508,6 +508,54 @@ class MtaStsLabTest(unittest.TestCase):
         self.assertEqual((rec["source"], rec["mode"], rec["id"]), ("cache", "enforce", "enf2026a"), str(run))
         self.assertEqual(rec["last_error"]["phase"], "dns", str(run))
 
+    # ------------------------------------------------------------ sharing and configuration
+
+    def test_concurrent_processes_share_one_cache(self):
+        domains = ["enforce.test", "testing.test", "none.test", "params.test",
+                   "ignored-record.test", "split-txt.test", "changed.test", "removed.test"]
+        base = [MXSEC, "--dns-server", self.lab["LAB_DNS"], "--trust-anchor", self.lab["LAB_TA"],
+                "--ca-file", self.lab["LAB_CA"], "--data-dir", self.data_dir, "--timeout", "5"]
+        # Every process writes all domains, in a different order, at the same time.
+        procs = [subprocess.Popen(base + ["policy", *(domains[i:] + domains[:i]), "--json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  stdin=subprocess.DEVNULL)
+                 for i in range(len(domains))]
+        for p in procs:
+            out, err = p.communicate(timeout=RUN_TIMEOUT)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertEqual(len(out.splitlines()), len(domains), out + err)
+        for domain in domains:
+            run, rec = self.policy(domain)
+            self.assertEqual((run.rc, rec["source"]), (0, "cache"), str(run))
+
+    def test_config_file_used_and_flags_override_it(self):
+        config = self.write_policy_file(
+            f"dns_servers: [{self.lab['LAB_DNS']}]\n"
+            f"trust_anchor: {self.lab['LAB_TA']}\n"
+            f"ca_file: {self.lab['LAB_CA']}\n"
+            f"data_dir: {self.data_dir}\n"
+            "timeout: 3\n")
+        cmd = [MXSEC, "--config", config, "policy", "testing.test", "--json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["mode"], "testing")
+        self.assertTrue(os.path.exists(os.path.join(self.data_dir, CACHE_FILE)))
+        # A flag wins over the file: a CA that does not sign the lab's certificates.
+        other_ca = os.path.join(LAB_DIR, "untrusted-ca", "ca.pem")
+        proc = subprocess.run(cmd[:3] + ["--ca-file", other_ca, "policy", "enforce.test", "--json"],
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+        self.assertEqual(json.loads(proc.stdout)["last_error"]["phase"], "tls", proc.stdout)
+
+    def test_bad_config_is_one_line_error(self):
+        config = self.write_policy_file("timeout: 3\ndns_server: [127.0.0.1]\n")
+        proc = subprocess.run([MXSEC, "--config", config, "policy", "enforce.test"], capture_output=True,
+                              text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+        self.assertIn(f"{config}:2", proc.stderr)
+        self.assertIn("dns_server", proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
