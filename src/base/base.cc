@@ -51,6 +51,14 @@ std::string Quote(std::string_view text, size_t max) {
   return out;
 }
 
+std::optional<Code> CodeFromName(std::string_view name) {
+  for (Code code : {Code::kNotFound, Code::kTempFail, Code::kSyntax, Code::kPermFail, Code::kBogus, Code::kInsecure,
+                    Code::kIo, Code::kInvalidArgument, Code::kInternal}) {
+    if (CodeName(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
 // ---- Domain names --------------------------------------------------------
 
 namespace {

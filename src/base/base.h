@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -33,8 +34,10 @@ enum class Code {
   kInternal,         // a bug in mxsec
 };
 
-// Stable lower-case name of a Code, for logs and JSON ("temp-fail", ...).
+// Stable lower-case name of a Code, for logs and JSON ("temp-fail", ...),
+// and back (std::nullopt for an unknown name).
 std::string_view CodeName(Code code);
+std::optional<Code> CodeFromName(std::string_view name);
 
 struct Error {
   Code code;

@@ -65,8 +65,8 @@ bool IsTextPlain(std::string_view content_type) {
 Phase PhaseOf(net::HttpsStage stage) {
   switch (stage) {
     case net::HttpsStage::kResolve:
-    case net::HttpsStage::kConnect: return Phase::kConnect;
-    case net::HttpsStage::kTls:
+    case net::HttpsStage::kConnect:
+    case net::HttpsStage::kTls: return Phase::kConnect;  // no secure channel, but nothing to authenticate yet
     case net::HttpsStage::kCertificate: return Phase::kTls;
     case net::HttpsStage::kHttp:
     case net::HttpsStage::kTooLarge:

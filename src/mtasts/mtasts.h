@@ -94,8 +94,8 @@ bool PolicyAllowsMx(const Policy& policy, std::string_view host);
 enum class Phase {
   kDns,      // the _mta-sts TXT lookup failed (SERVFAIL, timeout, bogus)
   kRecord,   // TXT present but invalid, or several STS records
-  kConnect,  // the policy host did not resolve or accept a connection
-  kTls,      // the policy host's certificate did not validate (PKIX, name)
+  kConnect,  // the policy host did not resolve, accept a connection or complete a TLS handshake
+  kTls,      // the policy host's certificate did not validate (PKIX, name, expiry)
   kHttp,     // HTTP-level refusal: status, redirect, media type, size, timeout
   kPolicy,   // the policy body does not parse
 };

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <vector>
 
 #include "dns/dns.h"
 #include "policy/policy.h"
@@ -43,7 +44,17 @@ std::optional<mtasts::Phase> PhaseFromName(std::string_view name) {
 std::optional<mtasts::StsError> StoredError(const store::CacheEntry& entry) {
   auto phase = PhaseFromName(entry.error_phase);
   if (!phase) return std::nullopt;
-  return mtasts::StsError{*phase, Error{Code::kTempFail, entry.error_message}};
+  return mtasts::StsError{*phase, Error{CodeFromName(entry.error_code).value_or(Code::kTempFail), entry.error_message}};
+}
+
+void ClearFailure(store::CacheEntry& entry) {
+  entry.error_phase.clear();
+  entry.error_type.clear();
+  entry.error_code.clear();
+  entry.error_message.clear();
+  entry.error_at = 0;
+  entry.retry_after = 0;
+  entry.failures = 0;
 }
 
 StsAnswer Answer(std::string_view domain, Source source, std::optional<store::CacheEntry> entry,
@@ -72,6 +83,7 @@ Result<StsAnswer> StsResolver::Resolve(std::string_view domain) {
     store::CacheEntry failures_only;
     failures_only.error_phase = cached->error_phase;
     failures_only.error_type = cached->error_type;
+    failures_only.error_code = cached->error_code;
     failures_only.error_message = cached->error_message;
     failures_only.error_at = cached->error_at;
     failures_only.retry_after = cached->retry_after;
@@ -113,7 +125,14 @@ Result<StsAnswer> StsResolver::Resolve(std::string_view domain) {
     return RecordFailure(domain, cached, error, now);
   }
   if (have_policy && cached->id == record->id) {
-    return Answer(domain, Source::kCache, cached, StoredError(*cached));
+    // A successful check ends a run of failures.
+    if (cached->failures > 0 || !cached->error_phase.empty()) {
+      ClearFailure(*cached);
+      if (cache_ != nullptr) {
+        if (auto r = cache_->Put(domain, *cached); !r) return tl::unexpected(r.error());
+      }
+    }
+    return Answer(domain, Source::kCache, cached, std::nullopt);
   }
   return Fetch(domain, *record, cached, now);
 }
@@ -146,7 +165,8 @@ Result<StsAnswer> StsResolver::RecordFailure(std::string_view domain, std::optio
   store::CacheEntry entry = cached.value_or(store::CacheEntry{});
   entry.error_phase = std::string(mtasts::PhaseName(error.phase));
   entry.error_type = std::string(mtasts::TlsrptResultType(error.phase));
-  entry.error_message = error.Message();
+  entry.error_code = std::string(CodeName(error.error.code));
+  entry.error_message = error.error.detail;
   entry.error_at = now;
   entry.failures = std::min(entry.failures + 1, 30);
   auto backoff = options_.failure_backoff * (int64_t{1} << std::min(entry.failures - 1, 20));
@@ -159,24 +179,38 @@ Result<StsAnswer> StsResolver::RecordFailure(std::string_view domain, std::optio
 }
 
 std::string StsResolver::LookupTlsrptAddress(std::string_view domain) {
-  // RFC 8460 3: the first mailto: URI of rua= in the _smtp._tls TXT record.
-  // A lookup failure only means no address; the full TLSRPT parser comes later.
+  // RFC 8460 3: the first mailto: URI of the rua field of the _smtp._tls
+  // TXT record. A lookup failure only means no address is known; the full
+  // TLSRPT record parser comes with the TLSRPT part.
   auto txt = resolver_.LookupTxt("_smtp._tls." + std::string(domain));
   if (!txt) return "";
-  for (const auto& record : txt->records) {
-    if (record.rfind("v=TLSRPTv1", 0) != 0) continue;
-    size_t rua = record.find("rua=");
-    if (rua == std::string::npos) continue;
-    std::string_view uris = std::string_view(record).substr(rua + 4);
-    uris = uris.substr(0, uris.find(';'));
-    for (size_t start = 0; start < uris.size();) {
-      size_t comma = uris.find(',', start);
-      std::string_view uri = uris.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-      while (!uri.empty() && (uri.front() == ' ' || uri.front() == '\t')) uri.remove_prefix(1);
-      while (!uri.empty() && (uri.back() == ' ' || uri.back() == '\t')) uri.remove_suffix(1);
-      if (uri.rfind("mailto:", 0) == 0) return std::string(uri.substr(7, uri.find('!') - 7));
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  for (std::string_view record : txt->records) {
+    std::vector<std::string_view> fields;
+    for (size_t start = 0; start <= record.size();) {
+      size_t semi = record.find(';', start);
+      if (semi == std::string_view::npos) semi = record.size();
+      fields.push_back(trim(record.substr(start, semi - start)));
+      start = semi + 1;
+    }
+    if (fields.empty() || fields[0] != "v=TLSRPTv1") continue;
+    for (std::string_view field : fields) {
+      if (field.substr(0, 4) != "rua=") continue;
+      std::string_view uris = field.substr(4);
+      for (size_t start = 0; start <= uris.size();) {
+        size_t comma = uris.find(',', start);
+        if (comma == std::string_view::npos) comma = uris.size();
+        std::string_view uri = trim(uris.substr(start, comma - start));
+        if (uri.substr(0, 7) == "mailto:") {
+          uri.remove_prefix(7);
+          return std::string(uri.substr(0, uri.find('!')));  // "!size" suffix of RFC 8460 3
+        }
+        start = comma + 1;
+      }
     }
   }
   return "";

@@ -11,7 +11,7 @@ namespace mxsec::store {
 namespace {
 
 constexpr std::string_view kMagic = "mxsec1";
-constexpr size_t kFields = 14;
+constexpr size_t kFields = 15;
 
 std::string OneLine(std::string_view s) {
   std::string out(s);
@@ -50,6 +50,7 @@ std::string EncodeEntry(const CacheEntry& e) {
   out.append(std::to_string(e.error_at)).push_back('\n');
   out.append(std::to_string(e.retry_after)).push_back('\n');
   out.append(std::to_string(e.failures)).push_back('\n');
+  out.append(OneLine(e.error_code)).push_back('\n');
   out.append(OneLine(e.error_message));
   return out;
 }
@@ -91,7 +92,9 @@ Result<CacheEntry> DecodeEntry(std::string_view data) {
   e.report = std::string(fields[7]);
   e.error_phase = std::string(fields[8]);
   e.error_type = std::string(fields[9]);
-  e.error_message = std::string(fields[13]);
+  e.error_code = std::string(fields[13]);
+  if (!e.error_code.empty() && !CodeFromName(e.error_code)) return Fail(Code::kIo, "cache entry has an invalid error code");
+  e.error_message = std::string(fields[14]);
   return e;
 }
 

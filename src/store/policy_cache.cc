@@ -109,6 +109,9 @@ Result<std::unique_ptr<PolicyCache>> PolicyCache::Open(const std::string& path, 
   if (std::filesystem::is_directory(path, fs_error)) {
     return Fail(Code::kIo, "policy cache " + path + ": is a directory, expected a file");
   }
+  if (read_only && std::filesystem::exists(path, fs_error) && std::filesystem::file_size(path, fs_error) == 0) {
+    return Fail(Code::kIo, "policy cache " + path + ": empty file, not an LMDB database");
+  }
   auto env = std::make_unique<Env>();
   if (int rc = mdb_env_create(&env->env); rc != 0) return LmdbFail(path, "create", rc);
   mdb_env_set_maxreaders(env->env, 512);

@@ -49,7 +49,8 @@ CacheEntry FullEntry() {
   e.report = "tlsrpt@example.com";
   e.error_phase = "http";
   e.error_type = "sts-policy-fetch-error";
-  e.error_message = "http: https://mta-sts.example.com/.well-known/mta-sts.txt: HTTP status 404";
+  e.error_code = "perm-fail";
+  e.error_message = "https://mta-sts.example.com/.well-known/mta-sts.txt: HTTP status 404";
   e.error_at = 1'700'000'100;
   e.retry_after = 1'700'000'700;
   e.failures = 3;
@@ -60,7 +61,8 @@ CacheEntry FailureOnlyEntry() {
   CacheEntry e;
   e.error_phase = "dns";
   e.error_type = "sts-policy-fetch-error";
-  e.error_message = "dns: SERVFAIL";
+  e.error_code = "temp-fail";
+  e.error_message = "TXT _mta-sts.example.com: server failure (SERVFAIL)";
   e.error_at = 1'700'000'000;
   e.retry_after = 1'700'000'300;
   e.failures = 1;
@@ -279,7 +281,7 @@ TEST_F(PolicyCacheTest, PolicyTextIsKeptWhenPutWithoutText) {
   with_error.failures = 4;
   ASSERT_TRUE(cache_->Put("example.com", with_error).has_value());
   EXPECT_EQ(cache_->GetPolicyText("example.com").value_or("?"), "version: STSv1\r\nmode: enforce\r\n");
-  EXPECT_EQ(MustGet("example.com")->failures, 4);
+  EXPECT_EQ(MustGet("example.com").value_or(CacheEntry{}).failures, 4);
 }
 
 TEST_F(PolicyCacheTest, PolicyTextIsStoredByteExact) {
@@ -567,7 +569,9 @@ class PolicyCacheOpenTest : public ::testing::Test {
     ASSERT_FALSE(opened.has_value()) << path << " opened";
     EXPECT_EQ(opened.error().code, Code::kIo) << opened.error().detail;
     EXPECT_NE(opened.error().detail.find(path), std::string::npos) << opened.error().detail;
-    if (!also.empty()) EXPECT_NE(opened.error().detail.find(also), std::string::npos) << opened.error().detail;
+    if (!also.empty()) {
+      EXPECT_NE(opened.error().detail.find(also), std::string::npos) << opened.error().detail;
+    }
     EXPECT_EQ(opened.error().detail.find('\n'), std::string::npos) << opened.error().detail;
   }
 
@@ -748,7 +752,7 @@ TEST(EntryCodecTest, RoundTrips) {
   }
 }
 
-TEST(EntryCodecTest, LayoutIsMagicThenFourteenLines) {
+TEST(EntryCodecTest, LayoutIsMagicThenFifteenLines) {
   const std::vector<std::string> lines = Lines(EncodeEntry(FullEntry()));
   const std::vector<std::string> want = {
       "mxsec1",
@@ -764,24 +768,27 @@ TEST(EntryCodecTest, LayoutIsMagicThenFourteenLines) {
       "1700000100",
       "1700000700",
       "3",
-      "http: https://mta-sts.example.com/.well-known/mta-sts.txt: HTTP status 404",
+      "perm-fail",
+      "https://mta-sts.example.com/.well-known/mta-sts.txt: HTTP status 404",
   };
   EXPECT_EQ(lines, want);
 }
 
+// entry.cc: "Strings never hold a newline (replaced by a space on encoding)".
+// LF is the field separator and is flattened; CR is not a separator and
+// survives the round trip byte for byte.
 TEST(EntryCodecTest, NewlinesInStringsAreFlattened) {
   CacheEntry e = FullEntry();
-  e.error_message = "line one\nline two\r\nline three\rend";
+  e.error_message = "line one\nline two\r\nline three\n\nend\n";
   e.report = "a\nb";
   e.id = "x\ny";
-  e.error_type = "t\r";
+  e.error_type = "t\n";
   e.error_phase = "\nhttp";
   const std::string encoded = EncodeEntry(e);
-  EXPECT_EQ(Lines(encoded).size(), 14u) << encoded;
-  EXPECT_EQ(encoded.find('\r'), std::string::npos);
+  EXPECT_EQ(Lines(encoded).size(), 15u) << encoded;
   auto decoded = DecodeEntry(encoded);
   ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
-  EXPECT_EQ(decoded->error_message, "line one line two  line three end");
+  EXPECT_EQ(decoded->error_message, "line one line two\r line three  end ");
   EXPECT_EQ(decoded->report, "a b");
   EXPECT_EQ(decoded->id, "x y");
   EXPECT_EQ(decoded->error_type, "t ");
@@ -794,6 +801,17 @@ TEST(EntryCodecTest, NewlinesInStringsAreFlattened) {
   expected.error_type = decoded->error_type;
   expected.error_phase = decoded->error_phase;
   EXPECT_EQ(*decoded, expected);
+  // Flattening is idempotent: encoding the decoded entry gives the same bytes.
+  EXPECT_EQ(EncodeEntry(*decoded), encoded);
+}
+
+TEST(EntryCodecTest, CarriageReturnsRoundTrip) {
+  CacheEntry e = FullEntry();
+  e.error_message = "a\rb\r";
+  e.report = "r\r";
+  auto decoded = DecodeEntry(EncodeEntry(e));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  EXPECT_EQ(*decoded, e);
 }
 
 TEST(EntryCodecTest, NewlineInAnMxPatternCannotShiftFields) {
@@ -819,7 +837,7 @@ TEST(EntryCodecTest, EmptyErrorMessageAndEmptyLastLine) {
 // Rejected inputs: each is the valid encoding of FullEntry() with one change.
 TEST(EntryCodecTest, RejectsGarbage) {
   const std::vector<std::string> valid = Lines(EncodeEntry(FullEntry()));
-  ASSERT_EQ(valid.size(), 14u);
+  ASSERT_EQ(valid.size(), 15u);
   auto with_line = [&](size_t i, std::string value) {
     std::vector<std::string> lines = valid;
     lines[i] = std::move(value);
@@ -843,7 +861,11 @@ TEST(EntryCodecTest, RejectsGarbage) {
       {"no magic line", without_line(0)},
       {"missing last field", Join(std::vector<std::string>(valid.begin(), valid.end() - 1))},
       {"missing a middle field", without_line(5)},
-      {"thirteen empty lines", "mxsec1" + std::string(12, '\n')},
+      {"an extra line at the end", Join(valid) + "\nextra"},
+      {"a trailing newline after the message", Join(valid) + "\n"},
+      {"an extra line in the middle", with_line(7, "tlsrpt@example.com\nextra")},
+      {"fourteen empty lines", "mxsec1" + std::string(13, '\n')},
+      {"unknown error code", with_line(13, "sometimes-fails")},
       {"invalid mode", with_line(1, "strict")},
       {"mode with wrong case", with_line(1, "Enforce")},
       {"mode with space", with_line(1, "enforce ")},

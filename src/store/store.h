@@ -44,7 +44,8 @@ struct CacheEntry {
   // The last failure since the policy was fetched (empty phase: none).
   std::string error_phase;        // mtasts::PhaseName
   std::string error_type;         // TLSRPT result-type
-  std::string error_message;
+  std::string error_code;         // CodeName of the failure ("temp-fail", "bogus", ...)
+  std::string error_message;      // the failure's detail, without the phase
   int64_t error_at = 0;
   int64_t retry_after = 0;        // no network attempt before this Unix time
   int failures = 0;               // consecutive failures, for back-off
