@@ -2,6 +2,7 @@
 // the YAML configuration loader.
 
 #include "base/base.h"
+#include "testing/table.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -18,13 +19,7 @@
 namespace mxsec {
 namespace {
 
-// Names each parameterized test after its case.
-struct CaseName {
-  template <typename T>
-  std::string operator()(const testing::TestParamInfo<T>& param_info) const {
-    return param_info.param.name;
-  }
-};
+using test::CaseName;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;

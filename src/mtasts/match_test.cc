@@ -7,17 +7,12 @@
 #include <vector>
 
 #include "mtasts/mtasts.h"
+#include "testing/table.h"
 
 namespace mxsec::mtasts {
 namespace {
 
-// Names each parameterized test after its case.
-struct CaseName {
-  template <typename T>
-  std::string operator()(const testing::TestParamInfo<T>& param_info) const {
-    return param_info.param.name;
-  }
-};
+using test::CaseName;
 
 struct MatchCase {
   const char* name;

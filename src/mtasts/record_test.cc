@@ -20,37 +20,17 @@
 
 #include "base/base.h"
 #include "mtasts/mtasts.h"
+#include "testing/table.h"
 
 namespace mxsec::mtasts {
 namespace {
 
-// Names each parameterized test after its case.
-struct CaseName {
-  template <typename T>
-  std::string operator()(const testing::TestParamInfo<T>& param_info) const {
-    return param_info.param.name;
-  }
-};
+using test::CaseName;
 
 using namespace std::string_literals;
 using Extensions = std::vector<std::pair<std::string, std::string>>;
 
-// `want` is either "a&b" (every word must occur in `detail`) or "a|b" (at
-// least one must occur); a single word is both.
-bool DetailMatches(const std::string& detail, std::string_view want) {
-  const bool any = want.find('|') != std::string_view::npos;
-  const char sep = any ? '|' : '&';
-  size_t start = 0;
-  while (start <= want.size()) {
-    size_t end = want.find(sep, start);
-    if (end == std::string_view::npos) end = want.size();
-    const bool found = detail.find(want.substr(start, end - start)) != std::string::npos;
-    if (any && found) return true;
-    if (!any && !found) return false;
-    start = end + 1;
-  }
-  return !any;
-}
+using test::DetailMatches;
 
 const std::string k32 = "abcdefghijABCDEFGHIJ0123456789xy";  // 32 ALPHA/DIGIT
 const std::string k33 = k32 + "z";
