@@ -279,6 +279,8 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
         config.log_level = *level;
       } else if (key == "syslog") {
         config.syslog = value.as<bool>();
+      } else if (key == "serve") {
+        // The daemon's section, read by server::LoadServeConfig.
       } else {
         return Fail(Code::kInvalidArgument, where + ": unknown key '" + key + "'");
       }

@@ -40,6 +40,14 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
 // AAAA or TLSA. Prints the records and their DNSSEC status.
 int RunDns(const Config& config, const std::string& type, const std::string& name, bool json);
 
+// `mxsec serve`: the flags override the config file's serve: section.
+struct ServeFlags {
+  std::string socketmap;
+  std::string exim_socket;
+  std::string http;
+};
+int RunServe(const Config& config, const std::string& config_path, const ServeFlags& flags);
+
 enum class EximQuestion { kMode, kValidMx, kMxList };
 int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host);
 

@@ -10,6 +10,7 @@
 #include "mtasts/mtasts.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "server/server.h"
 #include "store/store.h"
 
 namespace mxsec::cli {
@@ -311,22 +312,28 @@ int RunExim(const Config& config, EximQuestion question, const std::string& doma
     PrintError(answer.error().detail);
     return kExitSetup;
   }
-  std::string out;
-  switch (question) {
-    case EximQuestion::kMode:
-      out = std::string(mtasts::ModeName(answer->mode()));
-      break;
-    case EximQuestion::kValidMx:
-      out = answer->AllowsMx(host) ? "" : "do_not_connect:no_match";
-      break;
-    case EximQuestion::kMxList:
-      if (answer->mode() != mtasts::Mode::kNone) {
-        for (const auto& p : answer->entry->mx) out += (out.empty() ? "" : ":") + p;
-      }
-      break;
-  }
+  static constexpr const char* kQuestion[] = {"mode", "valid-mx", "mx-list"};
+  std::string out = server::EximAnswer(*answer, kQuestion[static_cast<int>(question)], host);
   if (!out.empty()) std::printf("%s\n", out.c_str());
   return kExitOk;
+}
+
+int RunServe(const Config& config, const std::string& config_path, const ServeFlags& flags) {
+  server::ServeConfig serve;
+  if (!config_path.empty()) {
+    auto loaded = server::LoadServeConfig(config_path);
+    if (!loaded) {
+      PrintError(loaded.error().detail);
+      return kExitSetup;
+    }
+    serve = std::move(*loaded);
+  }
+  if (!flags.socketmap.empty()) serve.socketmap = flags.socketmap;
+  if (!flags.exim_socket.empty()) serve.exim_socket = flags.exim_socket;
+  if (!flags.http.empty()) serve.http = flags.http;
+  // A daemon says what it does: at least warnings and its start and stop.
+  if (!LogEnabled(LogLevel::kWarning)) ConfigureLogging(LogLevel::kWarning, config.syslog);
+  return server::Serve(config, std::move(serve));
 }
 
 }  // namespace mxsec::cli

@@ -87,6 +87,21 @@ int main(int argc, char** argv) try {
     };
   });
 
+  // mxsec serve
+  mxsec::cli::ServeFlags serve_flags;
+  auto* serve = app.add_subcommand(
+      "serve", "the policy daemon: Postfix socketmap, Exim socket, HTTP metrics (docs/configuration.md)");
+  serve->add_option("--socketmap", serve_flags.socketmap,
+                    "Postfix socketmap listener, ADDR:PORT or a Unix socket path (default 127.0.0.1:8461)");
+  serve->add_option("--exim-socket", serve_flags.exim_socket, "Exim readsocket listener (default 127.0.0.1:8462)");
+  serve->add_option("--http", serve_flags.http, "HTTP /metrics and /healthz listener (default 127.0.0.1:8463)");
+  serve->callback([&] {
+    action = [&] {
+      return with_config(
+          [&](const mxsec::Config& c) { return mxsec::cli::RunServe(c, flags.config_path, serve_flags); });
+    };
+  });
+
   // mxsec exim ...
   auto* exim = app.add_subcommand("exim", "answers for Exim, as the MTA-STS Perl script gave them");
   exim->require_subcommand(1);

@@ -1,0 +1,772 @@
+// `mxsec serve`: listeners, the decision cache, the worker pool, refresh,
+// signals and metrics. One io_context thread owns every connection and the
+// decision cache; resolution runs on worker threads and posts its result back.
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dns/dns.h"
+#include "net/net.h"
+#include "server/server.h"
+#include "store/store.h"
+
+namespace mxsec::server {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using unix_socket = asio::local::stream_protocol;
+using SteadyClock = std::chrono::steady_clock;
+
+// ---- Metrics ----------------------------------------------------------------
+
+constexpr double kLatencyBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+constexpr size_t kBuckets = std::size(kLatencyBuckets);
+
+struct Metrics {
+  std::atomic<uint64_t> answers_secure{0}, answers_dane{0}, answers_notfound{0}, bad_requests{0};
+  std::atomic<uint64_t> cache_hits{0}, cache_misses{0}, stale_served{0};
+  std::atomic<uint64_t> resolutions{0}, refresh_runs{0}, dropped_unused{0};
+  std::atomic<uint64_t> fetch_errors[3]{};  // fetch-error, policy-invalid, webpki-invalid
+  std::atomic<uint64_t> connections_total{0}, connections_open{0}, connections_timed_out{0};
+  std::atomic<uint64_t> latency_buckets[kBuckets + 1]{};
+  std::atomic<uint64_t> latency_count{0};
+  std::atomic<uint64_t> latency_sum_ns{0};
+
+  void Observe(SteadyClock::duration d) {
+    double seconds = std::chrono::duration<double>(d).count();
+    size_t i = 0;
+    while (i < kBuckets && seconds > kLatencyBuckets[i]) ++i;
+    latency_buckets[i]++;
+    latency_count++;
+    latency_sum_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  }
+
+  void CountError(std::string_view result_type) {
+    if (result_type == "sts-policy-fetch-error") fetch_errors[0]++;
+    if (result_type == "sts-policy-invalid") fetch_errors[1]++;
+    if (result_type == "sts-webpki-invalid") fetch_errors[2]++;
+  }
+
+  std::string Render(size_t decisions, size_t queued) const {
+    std::string o;
+    auto line = [&](const std::string& name, uint64_t value) { o += name + " " + std::to_string(value) + "\n"; };
+    o += "# HELP mxsec_socketmap_answers_total Socketmap answers by kind.\n# TYPE mxsec_socketmap_answers_total counter\n";
+    line("mxsec_socketmap_answers_total{answer=\"secure\"}", answers_secure);
+    line("mxsec_socketmap_answers_total{answer=\"dane-only\"}", answers_dane);
+    line("mxsec_socketmap_answers_total{answer=\"notfound\"}", answers_notfound);
+    o += "# HELP mxsec_bad_requests_total Malformed or oversized requests (connection closed).\n# TYPE mxsec_bad_requests_total counter\n";
+    line("mxsec_bad_requests_total", bad_requests);
+    o += "# HELP mxsec_cache_total Lookups answered from the decision or policy cache, or not.\n# TYPE mxsec_cache_total counter\n";
+    line("mxsec_cache_total{result=\"hit\"}", cache_hits);
+    line("mxsec_cache_total{result=\"miss\"}", cache_misses);
+    line("mxsec_cache_total{result=\"stale\"}", stale_served);
+    o += "# HELP mxsec_resolutions_total Domains resolved by the workers.\n# TYPE mxsec_resolutions_total counter\n";
+    line("mxsec_resolutions_total", resolutions);
+    o += "# HELP mxsec_fetch_errors_total Policy failures by TLSRPT result-type.\n# TYPE mxsec_fetch_errors_total counter\n";
+    line("mxsec_fetch_errors_total{result_type=\"sts-policy-fetch-error\"}", fetch_errors[0]);
+    line("mxsec_fetch_errors_total{result_type=\"sts-policy-invalid\"}", fetch_errors[1]);
+    line("mxsec_fetch_errors_total{result_type=\"sts-webpki-invalid\"}", fetch_errors[2]);
+    o += "# HELP mxsec_refresh_runs_total Proactive refresh scans.\n# TYPE mxsec_refresh_runs_total counter\n";
+    line("mxsec_refresh_runs_total", refresh_runs);
+    line("mxsec_dropped_unused_total", dropped_unused);
+    o += "# HELP mxsec_connections Connections accepted, open, and closed for silence.\n# TYPE mxsec_connections_total counter\n";
+    line("mxsec_connections_total", connections_total);
+    line("mxsec_connections_timed_out_total", connections_timed_out);
+    o += "# TYPE mxsec_connections_open gauge\n";
+    line("mxsec_connections_open", connections_open);
+    o += "# TYPE mxsec_decisions_cached gauge\n";
+    line("mxsec_decisions_cached", decisions);
+    o += "# TYPE mxsec_resolutions_queued gauge\n";
+    line("mxsec_resolutions_queued", queued);
+    o += "# HELP mxsec_socketmap_latency_seconds Time from request to answer.\n# TYPE mxsec_socketmap_latency_seconds histogram\n";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= kBuckets; ++i) {
+      cumulative += latency_buckets[i];
+      std::string le = i < kBuckets ? std::to_string(kLatencyBuckets[i]) : "+Inf";
+      line("mxsec_socketmap_latency_seconds_bucket{le=\"" + le + "\"}", cumulative);
+    }
+    o += "mxsec_socketmap_latency_seconds_sum " + std::to_string(static_cast<double>(latency_sum_ns) / 1e9) + "\n";
+    line("mxsec_socketmap_latency_seconds_count", latency_count);
+    return o;
+  }
+};
+
+// ---- Helpers ------------------------------------------------------------------
+
+void NotifySystemd(const char* state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || (path[0] != '/' && path[0] != '@')) return;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract socket
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path));
+  (void)sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  close(fd);
+}
+
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+Result<tcp::endpoint> ParseEndpoint(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return Fail(Code::kInvalidArgument, "expected ADDR:PORT, got " + Quote(text));
+  std::string host = text.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  int port = std::atoi(text.c_str() + colon + 1);
+  if (ec || port <= 0 || port > 65535) return Fail(Code::kInvalidArgument, "expected ADDR:PORT, got " + Quote(text));
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+// True when every MX host of the domain is DNSSEC-secure and publishes
+// secure DANE TLSA records (usage 2 or 3): RFC 8461 2 gives DANE precedence.
+bool DaneOnly(dns::Resolver& resolver, const std::string& domain) {
+  auto mx = resolver.LookupMx(domain);
+  if (!mx || mx->security != dns::Security::kSecure || mx->records.empty()) return false;
+  for (const auto& record : mx->records) {
+    if (record.host.empty()) return false;  // null MX
+    auto tlsa = resolver.LookupTlsa("_25._tcp." + record.host);
+    if (!tlsa || tlsa->security != dns::Security::kSecure) return false;
+    bool usable = false;
+    for (const auto& t : tlsa->records) usable = usable || t.usage == 2 || t.usage == 3;
+    if (!usable) return false;
+  }
+  return true;
+}
+
+// ---- The daemon -----------------------------------------------------------------
+
+class Daemon {
+ public:
+  Daemon(Config config, ServeConfig serve) : config_(std::move(config)), serve_(std::move(serve)) {}
+  ~Daemon() { StopWorkers(); }
+
+  Result<void> Start();
+  void Run() { io_.run(); }
+
+ private:
+  struct Decision {
+    policy::StsAnswer answer;
+    bool dane_only = false;
+    int64_t checked_at = 0;  // Unix time of the last resolution; 0: from the LMDB cache only
+    int64_t last_used = 0;
+  };
+
+  int64_t Now() const { return ToUnix(SystemClock().Now()); }
+
+  // Decision cache (io thread only).
+  const Decision* Cached(const std::string& domain);
+  asio::awaitable<const Decision*> Decide(const std::string& domain);
+  void Schedule(const std::string& domain);
+  void Complete(const std::string& domain, Decision decision);
+
+  // Workers.
+  void StartWorkers();
+  void StopWorkers();
+  void WorkerLoop();
+
+  // Sessions.
+  template <typename Socket>
+  asio::awaitable<void> SocketmapSession(Socket socket);
+  template <typename Socket>
+  asio::awaitable<void> Watchdog(std::shared_ptr<Socket> socket, std::shared_ptr<asio::steady_timer> timer);
+  asio::awaitable<void> EximSession(tcp::socket socket);
+  asio::awaitable<void> HttpSession(tcp::socket socket);
+  template <typename Acceptor, typename Session>
+  asio::awaitable<void> AcceptLoop(Acceptor& acceptor, Session session);
+  asio::awaitable<std::string> AnswerSocketmap(const std::string& payload);
+
+  asio::awaitable<void> RefreshLoop();
+  void RefreshScan();
+  void OnSignal(int signal);
+  void Reload();
+  void Shutdown();
+
+  Config config_;
+  ServeConfig serve_;
+  asio::io_context io_{1};
+  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<net::HttpsClient> https_;
+  std::unique_ptr<store::PolicyCache> cache_;
+  std::unique_ptr<policy::StsResolver> sts_;
+  Metrics metrics_;
+
+  std::unordered_map<std::string, Decision> decisions_;
+  std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_;  // in flight
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<std::string> queue_;
+  bool workers_stopping_ = false;
+  std::vector<std::thread> workers_;
+
+  std::unique_ptr<tcp::acceptor> socketmap_tcp_, exim_, http_;
+  std::unique_ptr<unix_socket::acceptor> socketmap_unix_;
+  std::string unix_path_;
+  asio::signal_set signals_{io_, SIGTERM, SIGINT, SIGHUP};
+  bool stopping_ = false;
+  int busy_requests_ = 0;
+};
+
+const Daemon::Decision* Daemon::Cached(const std::string& domain) {
+  const int64_t now = Now();
+  auto it = decisions_.find(domain);
+  if (it != decisions_.end()) {
+    Decision& d = it->second;
+    // Never serve an expired policy, even while its re-validation runs.
+    bool expired = d.answer.entry && d.answer.source != policy::Source::kNone && d.answer.entry->expires <= now;
+    if (!expired) {
+      d.last_used = now;
+      if (now - d.checked_at >= serve_.recheck_after.count()) {
+        metrics_.stale_served++;
+        Schedule(domain);
+      } else {
+        metrics_.cache_hits++;
+      }
+      return &d;
+    }
+  }
+  // Not in memory: an unexpired policy in the LMDB cache is served at once
+  // and re-validated in the background.
+  auto stored = cache_->Get(domain);
+  if (stored && *stored && (*stored)->HasPolicy() && (*stored)->expires > now) {
+    Decision d;
+    d.answer.domain = domain;
+    d.answer.source = policy::Source::kCache;
+    d.answer.entry = **stored;
+    d.last_used = now;
+    metrics_.stale_served++;
+    auto& slot = decisions_[domain] = std::move(d);
+    Schedule(domain);
+    return &slot;
+  }
+  return nullptr;
+}
+
+asio::awaitable<const Daemon::Decision*> Daemon::Decide(const std::string& domain) {
+  if (const Decision* d = Cached(domain)) co_return d;
+  metrics_.cache_misses++;
+  Schedule(domain);
+  // g++ 12 miscompiles temporaries with destructors inside a co_await
+  // expression, so the initiation is a named local capturing only pointers.
+  const std::string* key = &domain;
+  auto initiation = [this, key](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    waiting_[*key].push_back([shared] { (*shared)(); });
+  };
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiation, asio::use_awaitable);
+  auto it = decisions_.find(domain);
+  co_return it == decisions_.end() ? nullptr : &it->second;
+}
+
+void Daemon::Schedule(const std::string& domain) {
+  if (waiting_.count(domain) != 0) return;  // already in flight: share it
+  waiting_[domain];
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.push_back(domain);
+  }
+  queue_cv_.notify_one();
+}
+
+void Daemon::Complete(const std::string& domain, Decision decision) {
+  auto& slot = decisions_[domain];
+  decision.last_used = std::max(decision.last_used, slot.last_used);
+  slot = std::move(decision);
+  auto node = waiting_.extract(domain);
+  if (node.empty()) return;
+  for (auto& resume : node.mapped()) asio::post(io_, std::move(resume));
+}
+
+void Daemon::StartWorkers() {
+  for (int i = 0; i < std::max(1, serve_.fetch_concurrency); ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+void Daemon::StopWorkers() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    workers_stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void Daemon::WorkerLoop() {
+  for (;;) {
+    std::string domain;
+    {
+      std::unique_lock<std::mutex> lock(queue_mutex_);
+      queue_cv_.wait(lock, [this] { return workers_stopping_ || !queue_.empty(); });
+      if (workers_stopping_) return;
+      domain = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Decision decision;
+    decision.checked_at = Now();
+    auto answer = sts_->Resolve(domain);
+    if (answer) {
+      decision.answer = std::move(*answer);
+    } else {
+      // The cache file failed: answer as if no policy, say so loudly.
+      Log(LogLevel::kError, answer.error().detail);
+      decision.answer.domain = domain;
+    }
+    if (decision.answer.error) metrics_.CountError(mtasts::TlsrptResultType(decision.answer.error->phase));
+    decision.dane_only = DaneOnly(*resolver_, domain);
+    metrics_.resolutions++;
+    asio::post(io_, [this, domain, d = std::move(decision)]() mutable { Complete(domain, std::move(d)); });
+  }
+}
+
+asio::awaitable<std::string> Daemon::AnswerSocketmap(const std::string& payload) {
+  auto request = ParseSocketmapRequest(payload);
+  if (!request) {
+    metrics_.bad_requests++;
+    Log(LogLevel::kInfo, "socketmap: " + request.error().detail);
+    co_return "PERM " + request.error().detail;
+  }
+  if (request->domain.empty()) {
+    metrics_.answers_notfound++;
+    co_return "NOTFOUND ";
+  }
+  const Decision* decision = Cached(request->domain);
+  if (decision == nullptr) decision = co_await Decide(request->domain);
+  if (decision == nullptr) {
+    metrics_.answers_notfound++;
+    co_return "NOTFOUND ";
+  }
+  std::string answer = SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone(request->map));
+  if (answer.rfind("OK secure", 0) == 0) {
+    metrics_.answers_secure++;
+  } else if (answer.rfind("OK dane", 0) == 0) {
+    metrics_.answers_dane++;
+  } else {
+    metrics_.answers_notfound++;
+  }
+  co_return answer;
+}
+
+// Closes the socket when the timer's deadline passes; moving the deadline
+// (expires_at) cancels the wait and the loop waits again.
+template <typename Socket>
+asio::awaitable<void> Daemon::Watchdog(std::shared_ptr<Socket> socket, std::shared_ptr<asio::steady_timer> timer) {
+  boost::system::error_code ec;
+  while (socket->is_open()) {
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (timer->expiry() <= asio::steady_timer::clock_type::now()) {
+      if (socket->is_open()) metrics_.connections_timed_out++;
+      socket->close(ec);
+      co_return;
+    }
+  }
+}
+
+template <typename Socket>
+asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
+  metrics_.connections_total++;
+  metrics_.connections_open++;
+  // Shared with the watchdog, which may outlive this coroutine briefly.
+  auto socket_ptr = std::make_shared<Socket>(std::move(accepted));
+  auto timer_ptr = std::make_shared<asio::steady_timer>(io_);
+  Socket& socket = *socket_ptr;
+  asio::steady_timer& timer = *timer_ptr;
+  timer.expires_after(serve_.idle_timeout);
+  asio::co_spawn(io_, Watchdog(socket_ptr, timer_ptr), asio::detached);
+  NetstringReader reader(serve_.max_request);
+  std::string out;
+  char buffer[4096];
+  boost::system::error_code ec;
+  SteadyClock::time_point request_started{};
+  while (!stopping_ || reader.buffered() > 0) {
+    size_t n = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    const auto received = SteadyClock::now();
+    if (reader.buffered() == 0) request_started = received;
+    reader.Feed(std::string_view(buffer, n));
+    while (auto payload = reader.Next()) {
+      ++busy_requests_;
+      std::string answer = co_await AnswerSocketmap(*payload);
+      --busy_requests_;
+      out += EncodeNetstring(answer);
+      metrics_.Observe(SteadyClock::now() - received);
+      request_started = received;
+    }
+    if (reader.error()) {
+      metrics_.bad_requests++;
+      Log(LogLevel::kInfo, "socketmap: closing connection: " + *reader.error());
+      break;
+    }
+    if (!out.empty()) {
+      co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+      out.clear();
+      if (ec) break;
+    }
+    // A partial request must complete within request_timeout (a byte a
+    // second does not keep a connection); between requests, idle_timeout.
+    if (reader.buffered() > 0) {
+      timer.expires_at(request_started + serve_.request_timeout);
+    } else {
+      timer.expires_after(serve_.idle_timeout);
+    }
+  }
+  socket.close(ec);
+  timer.cancel();
+  metrics_.connections_open--;
+}
+
+asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
+  metrics_.connections_total++;
+  metrics_.connections_open++;
+  auto socket_ptr = std::make_shared<tcp::socket>(std::move(accepted));
+  auto timer_ptr = std::make_shared<asio::steady_timer>(io_);
+  tcp::socket& socket = *socket_ptr;
+  asio::steady_timer& timer = *timer_ptr;
+  timer.expires_after(serve_.request_timeout);
+  asio::co_spawn(io_, Watchdog(socket_ptr, timer_ptr), asio::detached);
+  std::string line;
+  char buffer[512];
+  boost::system::error_code ec;
+  while (line.find('\n') == std::string::npos && line.size() <= serve_.max_request) {
+    size_t n = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    line.append(buffer, n);
+    if (ec) break;  // Exim may half-close after the request: answer what arrived
+  }
+  line = line.substr(0, line.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::vector<std::string> words;
+  for (size_t start = 0; start < line.size();) {
+    size_t space = line.find(' ', start);
+    if (space == std::string::npos) space = line.size();
+    if (space > start) words.push_back(line.substr(start, space - start));
+    start = space + 1;
+  }
+  std::string answer;
+  bool valid = words.size() >= 2 && line.size() <= serve_.max_request &&
+               ((words[0] == "mode" && words.size() == 2) || (words[0] == "mx-list" && words.size() == 2) ||
+                (words[0] == "valid-mx" && words.size() == 3));
+  Result<std::string> domain = Fail(Code::kSyntax, "");
+  if (valid) domain = NormalizeDomain(words[1]);
+  if (!valid || !domain) {
+    metrics_.bad_requests++;
+    Log(LogLevel::kInfo, "exim socket: bad request " + Quote(line));
+  } else {
+    ++busy_requests_;
+    const Decision* decision = Cached(*domain);
+    if (decision == nullptr) decision = co_await Decide(*domain);
+    --busy_requests_;
+    if (decision != nullptr) answer = EximAnswer(decision->answer, words[0], words.size() == 3 ? words[2] : "");
+    else if (words[0] == "mode") answer = "none";
+  }
+  co_await asio::async_write(socket, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+  timer.cancel();
+  metrics_.connections_open--;
+}
+
+asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
+  auto socket_ptr = std::make_shared<tcp::socket>(std::move(accepted));
+  auto timer_ptr = std::make_shared<asio::steady_timer>(io_);
+  tcp::socket& socket = *socket_ptr;
+  asio::steady_timer& timer = *timer_ptr;
+  timer.expires_after(serve_.request_timeout);
+  asio::co_spawn(io_, Watchdog(socket_ptr, timer_ptr), asio::detached);
+  std::string request;
+  char buffer[2048];
+  boost::system::error_code ec;
+  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
+    size_t n = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    request.append(buffer, n);
+  }
+  std::string status = "404 Not Found", type = "text/plain", body = "not found\n";
+  if (request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0) {
+    status = "200 OK";
+    type = "text/plain; version=0.0.4";
+    size_t queued;
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      queued = queue_.size();
+    }
+    body = metrics_.Render(decisions_.size(), queued);
+  } else if (request.rfind("GET /healthz ", 0) == 0) {
+    status = stopping_ ? "503 Service Unavailable" : "200 OK";
+    body = stopping_ ? "stopping\n" : "ok\n";
+  } else if (request.compare(0, 4, "GET ") != 0) {
+    status = "405 Method Not Allowed";
+    body = "only GET\n";
+  }
+  std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  co_await asio::async_write(socket, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
+  socket.close(ec);
+  timer.cancel();
+}
+
+template <typename Acceptor, typename Session>
+asio::awaitable<void> Daemon::AcceptLoop(Acceptor& acceptor, Session session) {
+  boost::system::error_code ec;
+  while (acceptor.is_open()) {
+    auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and friends: wait a little instead of spinning.
+      Log(LogLevel::kWarning, "accept: " + ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    asio::co_spawn(io_, session(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Daemon::RefreshLoop() {
+  std::mt19937 random(std::random_device{}());
+  boost::system::error_code ec;
+  asio::steady_timer timer(io_);
+  while (!stopping_) {
+    // Jitter: 75% to 125% of the period, so many daemons do not refresh in step.
+    auto period = std::chrono::duration_cast<std::chrono::milliseconds>(serve_.refresh_interval);
+    std::uniform_int_distribution<int64_t> jitter(period.count() * 3 / 4, period.count() * 5 / 4);
+    timer.expires_after(std::chrono::milliseconds(jitter(random)));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) co_return;
+    RefreshScan();
+  }
+}
+
+// Proactive refresh (RFC 8461 10.2): re-validate cached policies that were
+// used since start or are within a quarter of their lifetime of expiring;
+// drop domains nobody has used for drop_unused_after.
+void Daemon::RefreshScan() {
+  metrics_.refresh_runs++;
+  const int64_t now = Now();
+  auto domains = cache_->Domains();
+  if (!domains) {
+    Log(LogLevel::kError, domains.error().detail);
+    return;
+  }
+  for (const auto& domain : *domains) {
+    auto entry = cache_->Get(domain);
+    if (!entry || !*entry) continue;
+    const store::CacheEntry& e = **entry;
+    auto it = decisions_.find(domain);
+    int64_t last_used = it == decisions_.end() ? 0 : it->second.last_used;
+    int64_t last_known_use = std::max(last_used, e.fetched_at);
+    if (now - last_known_use > serve_.drop_unused_after.count()) {
+      if (cache_->Remove(domain)) metrics_.dropped_unused++;
+      decisions_.erase(domain);
+      continue;
+    }
+    bool near_expiry = e.HasPolicy() && e.expires - now < std::max<int64_t>(e.max_age / 4, 3600);
+    if (last_used > 0 || near_expiry) Schedule(domain);
+  }
+  // Forget in-memory decisions unused for a day; the LMDB cache keeps policies.
+  for (auto it = decisions_.begin(); it != decisions_.end();) {
+    if (now - it->second.last_used > 86400 && waiting_.count(it->first) == 0) {
+      it = decisions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Daemon::Reload() {
+  if (serve_.config_path.empty()) {
+    Log(LogLevel::kInfo, "SIGHUP: no config file to reload");
+    return;
+  }
+  auto config = LoadConfig(serve_.config_path);
+  if (!config) {
+    Log(LogLevel::kError, "SIGHUP: keeping the old configuration: " + config.error().detail);
+    return;
+  }
+  auto serve = LoadServeConfig(serve_.config_path);
+  if (!serve) {
+    Log(LogLevel::kError, "SIGHUP: keeping the old configuration: " + serve.error().detail);
+    return;
+  }
+  // Listener addresses, DNS servers and the cache file need a restart.
+  serve_.zones = serve->zones;
+  serve_.default_zone = serve->default_zone;
+  serve_.recheck_after = serve->recheck_after;
+  serve_.refresh_interval = serve->refresh_interval;
+  serve_.drop_unused_after = serve->drop_unused_after;
+  serve_.idle_timeout = serve->idle_timeout;
+  serve_.request_timeout = serve->request_timeout;
+  ConfigureLogging(config->log_level, config->syslog);
+  decisions_.clear();  // answers follow the new zone settings at once
+  Log(LogLevel::kWarning, "SIGHUP: configuration reloaded from " + serve_.config_path);
+}
+
+void Daemon::Shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  NotifySystemd("STOPPING=1");
+  Log(LogLevel::kWarning, "stopping: finishing requests in progress");
+  boost::system::error_code ec;
+  for (auto* acceptor : {socketmap_tcp_.get(), exim_.get(), http_.get()}) {
+    if (acceptor != nullptr) acceptor->close(ec);
+  }
+  if (socketmap_unix_) {
+    socketmap_unix_->close(ec);
+    std::error_code fs_ec;
+    std::filesystem::remove(unix_path_, fs_ec);
+  }
+  // Give requests in progress up to 10 s, then stop the loop.
+  auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+  asio::co_spawn(
+      io_,
+      [this, deadline]() -> asio::awaitable<void> {
+        asio::steady_timer timer(io_);
+        boost::system::error_code wait_ec;
+        while (busy_requests_ > 0 && SteadyClock::now() < deadline) {
+          timer.expires_after(std::chrono::milliseconds(20));
+          co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        }
+        io_.stop();
+      },
+      asio::detached);
+}
+
+void Daemon::OnSignal(int signal) {
+  if (signal == SIGHUP) {
+    Reload();
+    signals_.async_wait([this](const boost::system::error_code& ec, int s) {
+      if (!ec) OnSignal(s);
+    });
+    return;
+  }
+  Shutdown();
+}
+
+Result<void> Daemon::Start() {
+  RaiseFileLimit();
+  auto resolver = dns::MakeUnboundResolver({config_.dns_servers, config_.trust_anchor, config_.timeout});
+  if (!resolver) return tl::unexpected(resolver.error());
+  resolver_ = std::move(*resolver);
+  https_ = net::MakeHttpsClient(*resolver_);
+  auto cache = store::PolicyCache::Open(config_.CacheFile());
+  if (!cache) return tl::unexpected(cache.error());
+  cache_ = std::move(*cache);
+  policy::StsOptions options;
+  options.fetch.timeout = config_.timeout;
+  options.fetch.ca_file = config_.ca_file;
+  sts_ = std::make_unique<policy::StsResolver>(*resolver_, *https_, cache_.get(), SystemClock(), options);
+
+  auto listen_tcp = [&](const std::string& what, const std::string& address,
+                        std::unique_ptr<tcp::acceptor>& acceptor) -> Result<void> {
+    auto endpoint = ParseEndpoint(address);
+    if (!endpoint) return Fail(Code::kInvalidArgument, what + ": " + endpoint.error().detail);
+    boost::system::error_code ec;
+    acceptor = std::make_unique<tcp::acceptor>(io_);
+    acceptor->open(endpoint->protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->bind(*endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Fail(Code::kIo, what + ": cannot listen on " + address + ": " + ec.message());
+    Log(LogLevel::kInfo, what + " listening on " + address);
+    return {};
+  };
+
+  if (!serve_.socketmap.empty()) {
+    if (serve_.socketmap.front() == '/') {
+      unix_path_ = serve_.socketmap;
+      boost::system::error_code ec;
+      std::error_code fs_ec;
+      std::filesystem::remove(unix_path_, fs_ec);
+      socketmap_unix_ = std::make_unique<unix_socket::acceptor>(io_);
+      socketmap_unix_->open(unix_socket(), ec);
+      if (!ec) socketmap_unix_->bind(unix_socket::endpoint(unix_path_), ec);
+      if (!ec) socketmap_unix_->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return Fail(Code::kIo, "socketmap: cannot listen on " + unix_path_ + ": " + ec.message());
+      mode_t mode = static_cast<mode_t>(std::strtol(serve_.socketmap_mode.c_str(), nullptr, 8));
+      if (chmod(unix_path_.c_str(), mode) != 0) {
+        return Fail(Code::kIo, "socketmap: cannot chmod " + unix_path_ + " to " + serve_.socketmap_mode);
+      }
+      asio::co_spawn(io_, AcceptLoop(*socketmap_unix_, [this](unix_socket::socket s) {
+                       return SocketmapSession(std::move(s));
+                     }),
+                     asio::detached);
+    } else {
+      if (auto r = listen_tcp("socketmap", serve_.socketmap, socketmap_tcp_); !r) return r;
+      asio::co_spawn(io_, AcceptLoop(*socketmap_tcp_, [this](tcp::socket s) {
+                       s.set_option(tcp::no_delay(true));
+                       return SocketmapSession(std::move(s));
+                     }),
+                     asio::detached);
+    }
+  }
+  if (!serve_.exim_socket.empty()) {
+    if (auto r = listen_tcp("exim socket", serve_.exim_socket, exim_); !r) return r;
+    asio::co_spawn(io_, AcceptLoop(*exim_, [this](tcp::socket s) { return EximSession(std::move(s)); }),
+                   asio::detached);
+  }
+  if (!serve_.http.empty()) {
+    if (auto r = listen_tcp("http", serve_.http, http_); !r) return r;
+    asio::co_spawn(io_, AcceptLoop(*http_, [this](tcp::socket s) { return HttpSession(std::move(s)); }),
+                   asio::detached);
+  }
+  StartWorkers();
+  asio::co_spawn(io_, RefreshLoop(), asio::detached);
+  signals_.async_wait([this](const boost::system::error_code& ec, int s) {
+    if (!ec) OnSignal(s);
+  });
+  NotifySystemd("READY=1");
+  Log(LogLevel::kWarning, "mxsec serve: ready (socketmap " + (serve_.socketmap.empty() ? "off" : serve_.socketmap) +
+                              ", exim " + (serve_.exim_socket.empty() ? "off" : serve_.exim_socket) + ", http " +
+                              (serve_.http.empty() ? "off" : serve_.http) + ", cache " + config_.CacheFile() + ")");
+  return {};
+}
+
+}  // namespace
+
+int Serve(const Config& config, ServeConfig serve) {
+  Daemon daemon(config, std::move(serve));
+  if (auto started = daemon.Start(); !started) {
+    Log(LogLevel::kError, started.error().detail);
+    return 2;
+  }
+  daemon.Run();
+  Log(LogLevel::kWarning, "mxsec serve: stopped");
+  return 0;
+}
+
+}  // namespace mxsec::server
