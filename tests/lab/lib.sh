@@ -12,7 +12,12 @@
 #   nginx/                main.conf, down.conf, pid files, temp dirs
 #   www/<domain>/         document roots (policy at .well-known/mta-sts.txt)
 #   orig/                 pristine TXT data and policies (for `ctl restore`)
-#   logs/                 nsd.log, nginx-*.log, blackhole.log, openssl.log
+#   logs/                 nsd.log, nginx-*.log, blackhole.log, openssl.log,
+#                         postfix-{mx,sender}.log (tests/lab/mta)
+#   resolv.conf           "nameserver 127.0.53.1", bind-mounted over /etc/resolv.conf
+#                         in the private mount namespaces of tests/lab/mta
+#   postfix/{mx,sender}/  the two Postfix instances of tests/lab/mta (etc/, spool/, data/)
+#   mail/<domain>/        maildirs the "mx" Postfix delivers to (mail/other/: other *.test)
 
 export LC_ALL=C
 
@@ -23,7 +28,10 @@ LAB_DNS_PORT=53
 LAB_HTTPS_IP=127.0.54.1        # main nginx instance: every mta-sts.<domain> except below
 LAB_HTTPS_DOWN_IP=127.0.54.2   # second nginx instance: only mta-sts.down.test
 LAB_BLACKHOLE_IP=127.0.54.9    # accepts TCP connections and never answers
-LAB_MX_IP=127.0.55.1
+LAB_MX_IP=127.0.55.1           # mx.<domain>; the "mx" Postfix listens here with STARTTLS
+LAB_MX_NOTLS_IP=127.0.55.2     # the "mx" Postfix without STARTTLS (mx.mta-nostarttls.test)
+# shellcheck disable=SC2034 # used by the scripts that source this file
+LAB_SENDER_IP=127.0.56.1       # the "sender" Postfix (mail injection, SMTP port 25)
 LAB_ZONE="test"
 LAB_TTL=5
 
@@ -32,7 +40,13 @@ LAB_DOMAINS=(
   enforce testing none two-records no-id ignored-record split-txt notfound
   redirect html params big big-chunked bad-syntax wrong-name expired untrusted
   changed removed removed-none down slow nopolicy blackhole
+  mta-enforce mta-wild mta-badmx mta-testing mta-nostarttls mta-none
 )
+
+# The domains of the Postfix tests (tests/lab/mta); their MX hosts all share
+# one certificate (ca/certs/mx.pem) served by the "mx" Postfix.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+LAB_MTA_DOMAINS=(mta-enforce mta-wild mta-badmx mta-testing mta-nostarttls mta-none)
 
 die() { echo "lab: error: $*" >&2; exit 1; }
 note() { echo "lab: $*" >&2; }
@@ -58,6 +72,11 @@ lab_set_dir() {
   LAB_NGINX_DOWN_CONF="$LAB_DIR/nginx/down.conf"
   LAB_NGINX_DOWN_PID="$LAB_DIR/nginx/down.pid"
   LAB_BLACKHOLE_PID="$LAB_DIR/blackhole.pid"
+  # shellcheck disable=SC2034 # used by the scripts that source this file
+  LAB_RESOLV_CONF="$LAB_DIR/resolv.conf"
+  LAB_PF_DIR="$LAB_DIR/postfix"
+  # shellcheck disable=SC2034
+  LAB_MAIL_DIR="$LAB_DIR/mail"
 }
 
 lab_require_up_dir() {
@@ -195,7 +214,12 @@ lab_initial_txt() {
     down)           lab_txt_quote 'v=STSv1; id=down1;' ;;
     slow)           lab_txt_quote 'v=STSv1; id=slow1;' ;;
     blackhole)      lab_txt_quote 'v=STSv1; id=bh1;' ;;
-    nopolicy)       ;;
+    mta-enforce)    lab_txt_quote 'v=STSv1; id=mtaenf1;' ;;
+    mta-wild)       lab_txt_quote 'v=STSv1; id=mtawild1;' ;;
+    mta-badmx)      lab_txt_quote 'v=STSv1; id=mtabad1;' ;;
+    mta-testing)    lab_txt_quote 'v=STSv1; id=mtatst1;' ;;
+    mta-nostarttls) lab_txt_quote 'v=STSv1; id=mtanotls1;' ;;
+    nopolicy|mta-none) ;;
     *) die "unknown lab domain label '$1'" ;;
   esac
 }
@@ -205,6 +229,21 @@ lab_a_addr() { # LABEL -> address of mta-sts.<label>.test
     down) echo "$LAB_HTTPS_DOWN_IP" ;;
     blackhole) echo "$LAB_BLACKHOLE_IP" ;;
     *) echo "$LAB_HTTPS_IP" ;;
+  esac
+}
+
+# lab_mx_host LABEL -> MX host of <label>.test, relative to the zone
+lab_mx_host() {
+  case "$1" in
+    mta-wild) echo "mx1.$1" ;;
+    *) echo "mx.$1" ;;
+  esac
+}
+
+lab_mx_addr() { # LABEL -> address of its MX host
+  case "$1" in
+    mta-nostarttls) echo "$LAB_MX_NOTLS_IP" ;;
+    *) echo "$LAB_MX_IP" ;;
   esac
 }
 
@@ -242,8 +281,8 @@ lab_build_zone() {
     # DNSKEYs (no TTL in the .key files, so $TTL applies)
     cat "$LAB_DIR/zone/keys/$ksk.key" "$LAB_DIR/zone/keys/$zsk.key"
     for d in "${LAB_DOMAINS[@]}"; do
-      printf '%s IN MX 10 mx.%s\n' "$d" "$d"
-      printf 'mx.%s IN A %s\n' "$d" "$LAB_MX_IP"
+      printf '%s IN MX 10 %s\n' "$d" "$(lab_mx_host "$d")"
+      printf '%s IN A %s\n' "$(lab_mx_host "$d")" "$(lab_mx_addr "$d")"
       printf 'mta-sts.%s IN A %s\n' "$d" "$(lab_a_addr "$d")"
     done
     for f in "$LAB_DIR"/zone/txt/*.test; do
@@ -347,7 +386,27 @@ lab_start_blackhole() {
 
 lab_stop_blackhole() { lab_stop blackhole "$LAB_BLACKHOLE_PID" blackhole.py; }
 
+# ---------------------------------------------------------------- Postfix (tests/lab/mta)
+
+lab_mta_conf_dir() { echo "$LAB_PF_DIR/$1/etc"; }            # mx|sender
+lab_mta_pidfile() { echo "$LAB_PF_DIR/$1/spool/pid/master.pid"; }
+
+# The master's command line is "/usr/lib/postfix/sbin/master -w"; the pid file
+# lives in the instance's own queue directory.
+lab_mta_running() { lab_pid "$(lab_mta_pidfile "$1")" sbin/master >/dev/null; }
+
+lab_stop_mta() { # mx|sender: SIGTERM to the master (it stops its children)
+  lab_stop "postfix ($1)" "$(lab_mta_pidfile "$1")" sbin/master
+}
+
+lab_stop_mtas() {
+  [ -d "$LAB_PF_DIR" ] || return 0
+  lab_stop_mta sender
+  lab_stop_mta mx
+}
+
 lab_stop_all() {
+  lab_stop_mtas
   lab_stop_nginx down
   lab_stop_nginx main
   lab_stop_blackhole
