@@ -15,6 +15,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "dns/dns.h"
 #include "net/net.h"
 
@@ -60,24 +64,12 @@ class BeastHttpsClient final : public HttpsClient {
       return Failure(HttpsStage::kResolve, addresses.error().detail);
     }
 
-    asio::ssl::context tls(asio::ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    tls.set_verify_mode(asio::ssl::verify_peer);
-    boost::system::error_code ec;
-    if (request.ca_file.empty()) {
-      tls.set_default_verify_paths(ec);
-    } else {
-      tls.load_verify_file(request.ca_file, ec);
-    }
-    if (ec) {
-      return Failure(HttpsStage::kCertificate,
-                     "cannot load trust store " + (request.ca_file.empty() ? "(system)" : request.ca_file) + ": " +
-                         ec.message());
-    }
+    auto tls = Context(request.ca_file);
+    if (!tls) return tl::unexpected(tls.error());
 
     asio::io_context io;
     Outcome outcome = Failure(HttpsStage::kHttp, "internal: request did not run");
-    asio::co_spawn(io, Run(io, tls, request, *addresses, deadline, what, outcome), asio::detached);
+    asio::co_spawn(io, Run(io, **tls, request, *addresses, deadline, what, outcome), asio::detached);
     io.run();
     return outcome;
   }
@@ -187,7 +179,34 @@ class BeastHttpsClient final : public HttpsClient {
     socket.close();
   }
 
+  // One TLS context per trust store, built once: loading and parsing a CA
+  // bundle costs far more than a handshake. SSL_CTX is safe to share
+  // between threads once configured.
+  tl::expected<std::shared_ptr<asio::ssl::context>, HttpsError> Context(const std::string& ca_file) {
+    std::lock_guard<std::mutex> lock(contexts_mutex_);
+    auto& slot = contexts_[ca_file];
+    if (slot) return slot;
+    auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    boost::system::error_code ec;
+    if (ca_file.empty()) {
+      tls->set_default_verify_paths(ec);
+    } else {
+      tls->load_verify_file(ca_file, ec);
+    }
+    if (ec) {
+      contexts_.erase(ca_file);
+      return Failure(HttpsStage::kCertificate,
+                     "cannot load trust store " + (ca_file.empty() ? "(system)" : ca_file) + ": " + ec.message());
+    }
+    slot = tls;
+    return slot;
+  }
+
   dns::Resolver& resolver_;
+  std::mutex contexts_mutex_;
+  std::map<std::string, std::shared_ptr<asio::ssl::context>> contexts_;
 };
 
 }  // namespace
