@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 WERROR     ?= ON
-ARGS       ?= --help
+ARGS       ?= serve
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps configure build run test test-unit test-integration test-asan bench fuzz clean
@@ -21,11 +21,11 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	ninja -C $(BUILD)
 
-# Until `mxsec serve` lands (issue 3), the main job is the CLI itself:
-# make run ARGS="policy example.com"
+# The main job: the policy daemon on loopback with the embedded defaults
+# (cache under ./var). Any other command: make run ARGS="policy example.com".
 run: build
 	mkdir -p var
-	./$(BUILD)/mxsec $(ARGS)
+	./$(BUILD)/mxsec --data-dir var $(ARGS)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
