@@ -6,26 +6,6 @@
 
 namespace mxsec::policy {
 
-std::string_view SourceName(Source source) {
-  switch (source) {
-    case Source::kNone: return "none";
-    case Source::kFetched: return "fetched";
-    case Source::kCache: return "cache";
-  }
-  return "none";
-}
-
-mtasts::Mode StsAnswer::mode() const {
-  if (source == Source::kNone || !entry) return mtasts::Mode::kNone;
-  return mtasts::ParseMode(entry->mode).value_or(mtasts::Mode::kNone);
-}
-
-bool StsAnswer::AllowsMx(std::string_view host) const {
-  if (mode() == mtasts::Mode::kNone) return true;
-  return std::any_of(entry->mx.begin(), entry->mx.end(),
-                     [&](const std::string& pattern) { return mtasts::MatchesMx(pattern, host); });
-}
-
 StsResolver::StsResolver(dns::Resolver& resolver, net::HttpsClient& https, store::PolicyCache* cache,
                          const Clock& clock, StsOptions options)
     : resolver_(resolver), https_(https), cache_(cache), clock_(clock), options_(std::move(options)) {}
