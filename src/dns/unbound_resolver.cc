@@ -1,14 +1,15 @@
 // The libunbound implementation of dns::Resolver.
 //
-// Queries are started with ub_resolve_async and completed by polling ub_fd
-// under one mutex, in short slices, so every query keeps its own deadline and
-// any thread may deliver the callbacks of the others.
+// Queries are started with ub_resolve_async; one waiting thread at a time
+// polls ub_fd and delivers every finished query's callback, so each query
+// keeps its own deadline and no thread waits longer than its answer takes.
 #include <arpa/inet.h>
 #include <poll.h>
 #include <unbound.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <mutex>
-#include <thread>
 
 #include "dns/dns.h"
 
@@ -63,7 +64,8 @@ void OnResult(void* data, int err, ub_result* result) {
 
 class UnboundResolver final : public Resolver {
  public:
-  UnboundResolver(ub_ctx* ctx, std::chrono::milliseconds timeout) : ctx_(ctx, &ub_ctx_delete), timeout_(timeout) {}
+  UnboundResolver(ub_ctx* ctx, std::chrono::milliseconds timeout)
+      : ctx_(ctx, &ub_ctx_delete), fd_(ub_fd(ctx)), timeout_(timeout) {}
 
   Result<Answer<std::string>> LookupTxt(std::string_view name) override {
     return Lookup<std::string>(name, kTypeTxt, "TXT", [](const unsigned char* d, size_t len, std::string& out) {
@@ -118,7 +120,10 @@ class UnboundResolver final : public Resolver {
   }
 
  private:
-  // Runs one query to completion or deadline. Returns the raw result.
+  // Runs one query to completion or deadline. One waiting thread at a time
+  // polls ub_fd and runs ub_process, which delivers every finished query's
+  // callback; the others sleep on a condition variable and wake as soon as
+  // a round of callbacks has run.
   Result<UbResultPtr> Resolve(const std::string& name, int type, std::string_view type_name) {
     Query query;
     int async_id = 0;
@@ -130,22 +135,25 @@ class UnboundResolver final : public Resolver {
                                        ": " + ub_strerror(rc));
     }
     while (!query.done) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
         ub_cancel(ctx_.get(), async_id);
         return Fail(Code::kTempFail, std::string(type_name) + " lookup of " + name + " timed out after " +
                                          std::to_string(timeout_.count()) + " ms");
       }
-      pollfd pfd{ub_fd(ctx_.get()), POLLIN, 0};
-      // Short slices: other threads waiting for their own answers get the lock.
-      int slice = static_cast<int>(std::min<int64_t>(left.count(), 20));
-      int ready = poll(&pfd, 1, slice);
-      if (ready > 0) ub_process(ctx_.get());
-      if (!query.done) {
-        lock.unlock();
-        std::this_thread::yield();
-        lock.lock();
+      if (polling_) {
+        processed_.wait_until(lock, deadline);
+        continue;
       }
+      polling_ = true;
+      lock.unlock();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+      pollfd pfd{fd_, POLLIN, 0};
+      int ready = poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(left, 1, 100)));
+      lock.lock();
+      if (ready > 0) ub_process(ctx_.get());
+      polling_ = false;
+      processed_.notify_all();
     }
     lock.unlock();
     UbResultPtr result(query.result, &ub_resolve_free);
@@ -184,8 +192,11 @@ class UnboundResolver final : public Resolver {
     return answer;
   }
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards ctx_ calls, polling_ and every Query
+  std::condition_variable processed_;
+  bool polling_ = false;
   std::unique_ptr<ub_ctx, decltype(&ub_ctx_delete)> ctx_;
+  int fd_;
   std::chrono::milliseconds timeout_;
 };
 

@@ -1,6 +1,7 @@
 // `mxsec serve`: listeners, the decision cache, the worker pool, refresh,
 // signals and metrics. One io_context thread owns every connection and the
 // decision cache; resolution runs on worker threads and posts its result back.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -210,7 +211,10 @@ class Daemon {
   asio::awaitable<void> HttpSession(tcp::socket socket);
   template <typename Acceptor, typename Session>
   asio::awaitable<void> AcceptLoop(Acceptor& acceptor, Session session);
-  asio::awaitable<std::string> AnswerSocketmap(const std::string& payload);
+  // The answer when it is known now (also for bad requests); std::nullopt
+  // when the domain must be resolved first (then `request` is filled).
+  std::optional<std::string> AnswerNow(const std::string& payload, SocketmapRequest& request);
+  std::string RenderAnswer(const Decision* decision, const std::string& map);
 
   asio::awaitable<void> RefreshLoop();
   void RefreshScan();
@@ -355,24 +359,12 @@ void Daemon::WorkerLoop() {
   }
 }
 
-asio::awaitable<std::string> Daemon::AnswerSocketmap(const std::string& payload) {
-  auto request = ParseSocketmapRequest(payload);
-  if (!request) {
-    metrics_.bad_requests++;
-    Log(LogLevel::kInfo, "socketmap: " + request.error().detail);
-    co_return "PERM " + request.error().detail;
-  }
-  if (request->domain.empty()) {
-    metrics_.answers_notfound++;
-    co_return "NOTFOUND ";
-  }
-  const Decision* decision = Cached(request->domain);
-  if (decision == nullptr) decision = co_await Decide(request->domain);
+std::string Daemon::RenderAnswer(const Decision* decision, const std::string& map) {
   if (decision == nullptr) {
     metrics_.answers_notfound++;
-    co_return "NOTFOUND ";
+    return "NOTFOUND ";
   }
-  std::string answer = SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone(request->map));
+  std::string answer = SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone(map));
   if (answer.rfind("OK secure", 0) == 0) {
     metrics_.answers_secure++;
   } else if (answer.rfind("OK dane", 0) == 0) {
@@ -380,7 +372,24 @@ asio::awaitable<std::string> Daemon::AnswerSocketmap(const std::string& payload)
   } else {
     metrics_.answers_notfound++;
   }
-  co_return answer;
+  return answer;
+}
+
+std::optional<std::string> Daemon::AnswerNow(const std::string& payload, SocketmapRequest& request) {
+  auto parsed = ParseSocketmapRequest(payload);
+  if (!parsed) {
+    metrics_.bad_requests++;
+    Log(LogLevel::kInfo, "socketmap: " + parsed.error().detail);
+    return "PERM " + parsed.error().detail;
+  }
+  request = std::move(*parsed);
+  if (request.domain.empty()) {
+    metrics_.answers_notfound++;
+    return "NOTFOUND ";
+  }
+  const Decision* decision = Cached(request.domain);
+  if (decision == nullptr) return std::nullopt;
+  return RenderAnswer(decision, request.map);
 }
 
 // Closes the socket when the timer's deadline passes; moving the deadline
@@ -421,9 +430,18 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
     if (reader.buffered() == 0) request_started = received;
     reader.Feed(std::string_view(buffer, n));
     while (auto payload = reader.Next()) {
-      ++busy_requests_;
-      std::string answer = co_await AnswerSocketmap(*payload);
-      --busy_requests_;
+      // Known answers are written without suspending; only a miss waits.
+      SocketmapRequest request;
+      std::optional<std::string> known = AnswerNow(*payload, request);
+      std::string answer;
+      if (known) {
+        answer = std::move(*known);
+      } else {
+        ++busy_requests_;
+        const Decision* decision = co_await Decide(request.domain);
+        --busy_requests_;
+        answer = RenderAnswer(decision, request.map);
+      }
       out += EncodeNetstring(answer);
       metrics_.Observe(SteadyClock::now() - received);
       request_started = received;
@@ -759,6 +777,9 @@ Result<void> Daemon::Start() {
 }  // namespace
 
 int Serve(const Config& config, ServeConfig serve) {
+  // One malloc arena per worker thread only grows resident memory here: the
+  // threads allocate little and briefly.
+  mallopt(M_ARENA_MAX, 2);
   Daemon daemon(config, std::move(serve));
   if (auto started = daemon.Start(); !started) {
     Log(LogLevel::kError, started.error().detail);
