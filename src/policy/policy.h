@@ -5,6 +5,8 @@
 // 5.1 and 10.2:
 //  - the TXT id is re-checked on every lookup; the same id serves the cache,
 //    a new id (or nothing cached) fetches;
+//  - a policy is re-fetched after half its lifetime (at most a day) even
+//    with the same id (10.2), so one in use never lapses;
 //  - a failed fetch keeps serving the cached policy until it expires, and the
 //    failure is recorded with its TLSRPT result-type;
 //  - a TXT record that disappeared never removes an unexpired policy whose

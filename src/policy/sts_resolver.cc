@@ -104,7 +104,11 @@ Result<StsAnswer> StsResolver::Resolve(std::string_view domain) {
     // DNS failure, or an invalid / ambiguous record: never weakens the cache.
     return RecordFailure(domain, cached, error, now);
   }
-  if (have_policy && cached->id == record->id) {
+  // RFC 8461 10.2: re-fetch a policy in use before it expires even when the
+  // id is unchanged (after half its lifetime, at most a day), so a policy
+  // never lapses just because nothing changed; a failure keeps the cache.
+  const bool due = have_policy && now - cached->fetched_at >= std::min<int64_t>(cached->max_age / 2, 86400);
+  if (have_policy && cached->id == record->id && !due) {
     // A successful check ends a run of failures.
     if (cached->failures > 0 || !cached->error_phase.empty()) {
       ClearFailure(*cached);

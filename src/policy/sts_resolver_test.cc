@@ -1011,3 +1011,43 @@ TEST(StsAnswerTest, SourceNames) {
 
 }  // namespace
 }  // namespace mxsec::policy
+
+namespace mxsec::policy {
+namespace {
+
+// RFC 8461 10.2: a policy in use is fetched again before it can lapse, even
+// when the TXT id never changes; a failure then keeps the cached policy.
+TEST_F(StsResolverTest, SameIdRefetchedAfterHalfItsLifetime) {
+  CacheEnforcePolicy("enforce", 86400);
+  clock_.Advance(43199);
+  EXPECT_EQ(SourceName(Resolve().source), SourceName(Source::kCache));
+  EXPECT_EQ(https_.Requests(), 0);
+  clock_.Advance(1);
+  StsAnswer refreshed = Resolve();
+  EXPECT_EQ(SourceName(refreshed.source), SourceName(Source::kFetched));
+  EXPECT_EQ(https_.Requests(), 1);
+  EXPECT_EQ(Entry(refreshed).expires, kStart + 43200 + 86400);
+}
+
+TEST_F(StsResolverTest, LongPoliciesRefetchedDaily) {
+  CacheEnforcePolicy("enforce", 31557600);
+  clock_.Advance(86399);
+  EXPECT_EQ(SourceName(Resolve().source), SourceName(Source::kCache));
+  clock_.Advance(1);
+  EXPECT_EQ(SourceName(Resolve().source), SourceName(Source::kFetched));
+}
+
+TEST_F(StsResolverTest, FailedRefreshKeepsTheSameIdPolicy) {
+  CacheEnforcePolicy("enforce", 86400);
+  clock_.Advance(50000);
+  https_.SetError(kPolicyHost, net::HttpsStage::kConnect, "connection refused");
+  StsAnswer answer = Resolve();
+  EXPECT_EQ(SourceName(answer.source), SourceName(Source::kCache));
+  EXPECT_EQ(Entry(answer).mode, "enforce");
+  EXPECT_EQ(Entry(answer).expires, kStart + 86400);
+  ASSERT_TRUE(answer.error.has_value());
+  EXPECT_EQ(answer.error->phase, mtasts::Phase::kConnect);
+}
+
+}  // namespace
+}  // namespace mxsec::policy
