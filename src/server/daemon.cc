@@ -590,9 +590,10 @@ asio::awaitable<void> Daemon::RefreshLoop() {
   }
 }
 
-// Proactive refresh (RFC 8461 10.2): re-validate cached policies that were
-// used since start or are within a quarter of their lifetime of expiring;
-// drop domains nobody has used for drop_unused_after.
+// Proactive refresh (RFC 8461 10.2): policies used since start are fetched
+// again once due (half their lifetime, at most a day), whether or not mail
+// asks for them now. Expired policies leave the file, so Exim's direct lmdb
+// lookups never read one; domains unused for drop_unused_after are dropped.
 void Daemon::RefreshScan() {
   metrics_.refresh_runs++;
   const int64_t now = Now();
@@ -607,14 +608,14 @@ void Daemon::RefreshScan() {
     const store::CacheEntry& e = **entry;
     auto it = decisions_.find(domain);
     int64_t last_used = it == decisions_.end() ? 0 : it->second.last_used;
-    int64_t last_known_use = std::max(last_used, e.fetched_at);
-    if (now - last_known_use > serve_.drop_unused_after.count()) {
+    if (now - std::max(last_used, e.fetched_at) > serve_.drop_unused_after.count() ||
+        (e.HasPolicy() && e.expires <= now)) {
       if (cache_->Remove(domain)) metrics_.dropped_unused++;
       decisions_.erase(domain);
       continue;
     }
-    bool near_expiry = e.HasPolicy() && e.expires - now < std::max<int64_t>(e.max_age / 4, 3600);
-    if (last_used > 0 || near_expiry) Schedule(domain);
+    bool due = e.HasPolicy() && now - e.fetched_at >= std::min<int64_t>(e.max_age / 2, 86400);
+    if (last_used > 0 && due) Schedule(domain);
   }
   // Forget in-memory decisions unused for a day; the LMDB cache keeps policies.
   for (auto it = decisions_.begin(); it != decisions_.end();) {
