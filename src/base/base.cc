@@ -1,4 +1,5 @@
 #include "base/base.h"
+#include "base/yaml_internal.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -228,21 +229,28 @@ Result<LogLevel> ParseLogLevel(const std::string& s) {
   return Fail(Code::kInvalidArgument, "log level must be error, warning, info or debug, got '" + s + "'");
 }
 
-std::string Where(const std::string& path, const YAML::Node& node) {
-  return path + ":" + std::to_string(node.Mark().line + 1);
-}
+std::string Where(const std::string& path, const YAML::Node& node) { return YamlWhere(path, node); }
 
 }  // namespace
 
-Result<Config> LoadConfig(const std::string& path, Config config) {
-  YAML::Node root;
+std::string YamlWhere(const std::string& path, const YAML::Node& node) {
+  return path + ":" + std::to_string(node.Mark().line + 1);
+}
+
+Result<YAML::Node> LoadYamlFile(const std::string& path) {
   try {
-    root = YAML::LoadFile(path);
+    return YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
     return Fail(Code::kIo, "cannot read config file " + path);
   } catch (const YAML::Exception& e) {
     return Fail(Code::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+}
+
+Result<Config> LoadConfig(const std::string& path, Config config) {
+  auto loaded = LoadYamlFile(path);
+  if (!loaded) return tl::unexpected(loaded.error());
+  const YAML::Node& root = *loaded;
   if (root.IsNull()) return config;
   if (!root.IsMap()) return Fail(Code::kInvalidArgument, path + ": the top level must be a mapping");
   std::string key;  // the key being read, for the error message

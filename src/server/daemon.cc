@@ -202,7 +202,16 @@ class Daemon {
   void StopWorkers();
   void WorkerLoop();
 
-  // Sessions.
+  // Sessions. A connection and its deadline timer are shared with a
+  // watchdog coroutine that closes the socket when the deadline passes, and
+  // may outlive the session briefly.
+  template <typename Socket>
+  struct Guarded {
+    std::shared_ptr<Socket> socket;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+  template <typename Socket>
+  Guarded<Socket> Guard(Socket accepted, std::chrono::seconds first_deadline);
   template <typename Socket>
   asio::awaitable<void> SocketmapSession(Socket socket);
   template <typename Socket>
@@ -408,16 +417,20 @@ asio::awaitable<void> Daemon::Watchdog(std::shared_ptr<Socket> socket, std::shar
 }
 
 template <typename Socket>
+Daemon::Guarded<Socket> Daemon::Guard(Socket accepted, std::chrono::seconds first_deadline) {
+  Guarded<Socket> guarded{std::make_shared<Socket>(std::move(accepted)), std::make_shared<asio::steady_timer>(io_)};
+  guarded.timer->expires_after(first_deadline);
+  asio::co_spawn(io_, Watchdog(guarded.socket, guarded.timer), asio::detached);
+  return guarded;
+}
+
+template <typename Socket>
 asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
   metrics_.connections_total++;
   metrics_.connections_open++;
-  // Shared with the watchdog, which may outlive this coroutine briefly.
-  auto socket_ptr = std::make_shared<Socket>(std::move(accepted));
-  auto timer_ptr = std::make_shared<asio::steady_timer>(io_);
-  Socket& socket = *socket_ptr;
-  asio::steady_timer& timer = *timer_ptr;
-  timer.expires_after(serve_.idle_timeout);
-  asio::co_spawn(io_, Watchdog(socket_ptr, timer_ptr), asio::detached);
+  auto guarded = Guard(std::move(accepted), serve_.idle_timeout);
+  Socket& socket = *guarded.socket;
+  asio::steady_timer& timer = *guarded.timer;
   NetstringReader reader(serve_.max_request);
   std::string out;
   char buffer[4096];
@@ -472,12 +485,9 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
 asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
   metrics_.connections_total++;
   metrics_.connections_open++;
-  auto socket_ptr = std::make_shared<tcp::socket>(std::move(accepted));
-  auto timer_ptr = std::make_shared<asio::steady_timer>(io_);
-  tcp::socket& socket = *socket_ptr;
-  asio::steady_timer& timer = *timer_ptr;
-  timer.expires_after(serve_.request_timeout);
-  asio::co_spawn(io_, Watchdog(socket_ptr, timer_ptr), asio::detached);
+  auto guarded = Guard(std::move(accepted), serve_.request_timeout);
+  tcp::socket& socket = *guarded.socket;
+  asio::steady_timer& timer = *guarded.timer;
   std::string line;
   char buffer[512];
   boost::system::error_code ec;
@@ -520,12 +530,9 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
 }
 
 asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
-  auto socket_ptr = std::make_shared<tcp::socket>(std::move(accepted));
-  auto timer_ptr = std::make_shared<asio::steady_timer>(io_);
-  tcp::socket& socket = *socket_ptr;
-  asio::steady_timer& timer = *timer_ptr;
-  timer.expires_after(serve_.request_timeout);
-  asio::co_spawn(io_, Watchdog(socket_ptr, timer_ptr), asio::detached);
+  auto guarded = Guard(std::move(accepted), serve_.request_timeout);
+  tcp::socket& socket = *guarded.socket;
+  asio::steady_timer& timer = *guarded.timer;
   std::string request;
   char buffer[2048];
   boost::system::error_code ec;

@@ -1,14 +1,11 @@
 // The `serve:` section of the YAML configuration (docs/configuration.md).
-#include <yaml-cpp/yaml.h>
-
+#include "base/yaml_internal.h"
 #include "server/server.h"
 
 namespace mxsec::server {
 namespace {
 
-std::string Where(const std::string& path, const YAML::Node& node) {
-  return path + ":" + std::to_string(node.Mark().line + 1);
-}
+std::string Where(const std::string& path, const YAML::Node& node) { return YamlWhere(path, node); }
 
 Result<std::chrono::seconds> Seconds(const YAML::Node& value, const std::string& where, int64_t min, int64_t max) {
   int64_t n = value.as<int64_t>();
@@ -38,14 +35,9 @@ Result<ZoneSettings> ParseZone(const YAML::Node& node, const std::string& path, 
 
 Result<ServeConfig> LoadServeConfig(const std::string& path, ServeConfig serve) {
   serve.config_path = path;
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Fail(Code::kIo, "cannot read config file " + path);
-  } catch (const YAML::Exception& e) {
-    return Fail(Code::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+  auto loaded = LoadYamlFile(path);
+  if (!loaded) return tl::unexpected(loaded.error());
+  const YAML::Node& root = *loaded;
   if (!root.IsMap() || !root["serve"]) return serve;
   const YAML::Node section = root["serve"];
   if (!section.IsMap()) return Fail(Code::kInvalidArgument, Where(path, section) + ": serve must be a mapping");
