@@ -1,7 +1,9 @@
 // `mxsec serve`: listeners, the decision cache, the worker pool, refresh,
 // signals and metrics. One io_context thread owns every connection and the
 // decision cache; resolution runs on worker threads and posts its result back.
+#include <grp.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,7 +23,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -746,6 +750,22 @@ Result<void> Daemon::Start() {
       mode_t mode = static_cast<mode_t>(std::strtol(serve_.socketmap_mode.c_str(), nullptr, 8));
       if (chmod(unix_path_.c_str(), mode) != 0) {
         return Fail(Code::kIo, "socketmap: cannot chmod " + unix_path_ + " to " + serve_.socketmap_mode);
+      }
+      if (!serve_.socketmap_owner.empty()) {
+        const std::string& owner = serve_.socketmap_owner;
+        const std::string user = owner.substr(0, owner.find(':'));
+        const passwd* pw = getpwnam(user.c_str());
+        if (pw == nullptr) return Fail(Code::kInvalidArgument, "socketmap_owner: no such user " + Quote(user));
+        gid_t gid = pw->pw_gid;
+        if (size_t colon = owner.find(':'); colon != std::string::npos) {
+          const std::string group = owner.substr(colon + 1);
+          const struct group* gr = getgrnam(group.c_str());
+          if (gr == nullptr) return Fail(Code::kInvalidArgument, "socketmap_owner: no such group " + Quote(group));
+          gid = gr->gr_gid;
+        }
+        if (chown(unix_path_.c_str(), pw->pw_uid, gid) != 0) {
+          return Fail(Code::kIo, "socketmap: cannot chown " + unix_path_ + " to " + owner + ": " + std::strerror(errno));
+        }
       }
       asio::co_spawn(io_, AcceptLoop(*socketmap_unix_, [this](unix_socket::socket s) {
                        return SocketmapSession(std::move(s));

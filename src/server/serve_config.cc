@@ -58,6 +58,12 @@ Result<ServeConfig> LoadServeConfig(const std::string& path, ServeConfig serve) 
         serve.socketmap = value.as<std::string>();
       } else if (key == "socketmap_mode") {
         serve.socketmap_mode = value.as<std::string>();
+        const std::string& mode = serve.socketmap_mode;
+        if (mode.empty() || mode.size() > 4 || mode.find_first_not_of("01234567") != std::string::npos) {
+          return Fail(Code::kInvalidArgument, where + ": must be an octal mode like \"0660\"");
+        }
+      } else if (key == "socketmap_owner") {
+        serve.socketmap_owner = value.as<std::string>();
       } else if (key == "exim_socket") {
         serve.exim_socket = value.as<std::string>();
       } else if (key == "http") {

@@ -19,6 +19,7 @@ TEST(LoadServeConfigTest, ReadsEveryKey) {
 serve:
   socketmap: /run/mxsec/socketmap.sock
   socketmap_mode: "0660"
+  socketmap_owner: nobody:nogroup
   exim_socket: ""
   http: 127.0.0.1:9000
   fetch_concurrency: 4
@@ -36,6 +37,7 @@ serve:
   ASSERT_TRUE(serve.has_value()) << serve.error().detail;
   EXPECT_EQ(serve->socketmap, "/run/mxsec/socketmap.sock");
   EXPECT_EQ(serve->socketmap_mode, "0660");
+  EXPECT_EQ(serve->socketmap_owner, "nobody:nogroup");
   EXPECT_EQ(serve->exim_socket, "");
   EXPECT_EQ(serve->http, "127.0.0.1:9000");
   EXPECT_EQ(serve->fetch_concurrency, 4);
@@ -73,6 +75,7 @@ TEST(LoadServeConfigTest, ErrorsNameFileLineAndKey) {
       {"serve:\n  idle_timeout: soon\n", "'serve.idle_timeout' has the wrong type"},
       {"serve:\n  zones:\n    postfix: {strict: true}\n", ":3: unknown zone key 'strict'"},
       {"serve: [1, 2]\n", "serve must be a mapping"},
+      {"serve:\n  socketmap_mode: rw\n", "serve.socketmap_mode: must be an octal mode"},
   };
   for (const auto& c : cases) {
     auto path = WriteConfig(c.text);

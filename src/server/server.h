@@ -38,6 +38,7 @@ struct ZoneSettings {
 struct ServeConfig {
   std::string socketmap = "127.0.0.1:8461";  // ADDR:PORT or a Unix socket path; "" disables
   std::string socketmap_mode = "0666";       // for a Unix socket
+  std::string socketmap_owner;               // "USER" or "USER:GROUP" for a Unix socket; empty: unchanged
   std::string exim_socket = "127.0.0.1:8462";
   std::string http = "127.0.0.1:8463";
   int fetch_concurrency = 16;                      // worker threads resolving domains
