@@ -54,6 +54,10 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr double kLatencyBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 constexpr size_t kBuckets = std::size(kLatencyBuckets);
 
+// Counters need no ordering with anything else: relaxed increments.
+inline void Inc(std::atomic<uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+inline void Dec(std::atomic<uint64_t>& counter) { counter.fetch_sub(1, std::memory_order_relaxed); }
+
 struct Metrics {
   std::atomic<uint64_t> answers_secure{0}, answers_dane{0}, answers_notfound{0}, bad_requests{0};
   std::atomic<uint64_t> cache_hits{0}, cache_misses{0}, stale_served{0};
@@ -68,15 +72,16 @@ struct Metrics {
     double seconds = std::chrono::duration<double>(d).count();
     size_t i = 0;
     while (i < kBuckets && seconds > kLatencyBuckets[i]) ++i;
-    latency_buckets[i]++;
-    latency_count++;
-    latency_sum_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+    Inc(latency_buckets[i]);
+    Inc(latency_count);
+    latency_sum_ns.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
+                             std::memory_order_relaxed);
   }
 
   void CountError(std::string_view result_type) {
-    if (result_type == "sts-policy-fetch-error") fetch_errors[0]++;
-    if (result_type == "sts-policy-invalid") fetch_errors[1]++;
-    if (result_type == "sts-webpki-invalid") fetch_errors[2]++;
+    if (result_type == "sts-policy-fetch-error") Inc(fetch_errors[0]);
+    if (result_type == "sts-policy-invalid") Inc(fetch_errors[1]);
+    if (result_type == "sts-webpki-invalid") Inc(fetch_errors[2]);
   }
 
   std::string Render(size_t decisions, size_t queued) const {
@@ -191,13 +196,15 @@ class Daemon {
     bool dane_only = false;
     int64_t checked_at = 0;  // Unix time of the last resolution; 0: from the LMDB cache only
     int64_t last_used = 0;
+    // Socketmap answers already rendered, per map name (few: one or two).
+    std::vector<std::pair<std::string, std::string>> rendered;
   };
 
   int64_t Now() const { return ToUnix(SystemClock().Now()); }
 
   // Decision cache (io thread only).
-  const Decision* Cached(const std::string& domain);
-  asio::awaitable<const Decision*> Decide(const std::string& domain);
+  Decision* Cached(const std::string& domain);
+  asio::awaitable<Decision*> Decide(const std::string& domain);
   void Schedule(const std::string& domain);
   void Complete(const std::string& domain, Decision decision);
 
@@ -227,7 +234,7 @@ class Daemon {
   // The answer when it is known now (also for bad requests); std::nullopt
   // when the domain must be resolved first (then `request` is filled).
   std::optional<std::string> AnswerNow(const std::string& payload, SocketmapRequest& request);
-  std::string RenderAnswer(const Decision* decision, const std::string& map);
+  std::string RenderAnswer(Decision* decision, const std::string& map);
 
   asio::awaitable<void> RefreshLoop();
   void RefreshScan();
@@ -261,7 +268,7 @@ class Daemon {
   int busy_requests_ = 0;
 };
 
-const Daemon::Decision* Daemon::Cached(const std::string& domain) {
+Daemon::Decision* Daemon::Cached(const std::string& domain) {
   const int64_t now = Now();
   auto it = decisions_.find(domain);
   if (it != decisions_.end()) {
@@ -271,10 +278,10 @@ const Daemon::Decision* Daemon::Cached(const std::string& domain) {
     if (!expired) {
       d.last_used = now;
       if (now - d.checked_at >= serve_.recheck_after.count()) {
-        metrics_.stale_served++;
+        Inc(metrics_.stale_served);
         Schedule(domain);
       } else {
-        metrics_.cache_hits++;
+        Inc(metrics_.cache_hits);
       }
       return &d;
     }
@@ -288,7 +295,7 @@ const Daemon::Decision* Daemon::Cached(const std::string& domain) {
     d.answer.source = policy::Source::kCache;
     d.answer.entry = **stored;
     d.last_used = now;
-    metrics_.stale_served++;
+    Inc(metrics_.stale_served);
     auto& slot = decisions_[domain] = std::move(d);
     Schedule(domain);
     return &slot;
@@ -296,9 +303,9 @@ const Daemon::Decision* Daemon::Cached(const std::string& domain) {
   return nullptr;
 }
 
-asio::awaitable<const Daemon::Decision*> Daemon::Decide(const std::string& domain) {
-  if (const Decision* d = Cached(domain)) co_return d;
-  metrics_.cache_misses++;
+asio::awaitable<Daemon::Decision*> Daemon::Decide(const std::string& domain) {
+  if (Decision* d = Cached(domain)) co_return d;
+  Inc(metrics_.cache_misses);
   Schedule(domain);
   // g++ 12 miscompiles temporaries with destructors inside a co_await
   // expression, so the initiation is a named local capturing only pointers.
@@ -367,23 +374,38 @@ void Daemon::WorkerLoop() {
     }
     if (decision.answer.error) metrics_.CountError(mtasts::TlsrptResultType(decision.answer.error->phase));
     decision.dane_only = DaneOnly(*resolver_, domain);
-    metrics_.resolutions++;
+    Inc(metrics_.resolutions);
     asio::post(io_, [this, domain, d = std::move(decision)]() mutable { Complete(domain, std::move(d)); });
   }
 }
 
-std::string Daemon::RenderAnswer(const Decision* decision, const std::string& map) {
+std::string Daemon::RenderAnswer(Decision* decision, const std::string& map) {
   if (decision == nullptr) {
-    metrics_.answers_notfound++;
+    Inc(metrics_.answers_notfound);
     return "NOTFOUND ";
   }
-  std::string answer = SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone(map));
+  const std::string* cached = nullptr;
+  for (const auto& [name, text] : decision->rendered) {
+    if (name == map) cached = &text;
+  }
+  std::string uncached;
+  if (cached == nullptr) {
+    uncached = SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone(map));
+    // Clients choose map names: keep only a few per decision.
+    if (decision->rendered.size() < 4) {
+      decision->rendered.emplace_back(map, uncached);
+      cached = &decision->rendered.back().second;
+    } else {
+      cached = &uncached;
+    }
+  }
+  const std::string& answer = *cached;
   if (answer.rfind("OK secure", 0) == 0) {
-    metrics_.answers_secure++;
+    Inc(metrics_.answers_secure);
   } else if (answer.rfind("OK dane", 0) == 0) {
-    metrics_.answers_dane++;
+    Inc(metrics_.answers_dane);
   } else {
-    metrics_.answers_notfound++;
+    Inc(metrics_.answers_notfound);
   }
   return answer;
 }
@@ -391,16 +413,16 @@ std::string Daemon::RenderAnswer(const Decision* decision, const std::string& ma
 std::optional<std::string> Daemon::AnswerNow(const std::string& payload, SocketmapRequest& request) {
   auto parsed = ParseSocketmapRequest(payload);
   if (!parsed) {
-    metrics_.bad_requests++;
+    Inc(metrics_.bad_requests);
     Log(LogLevel::kInfo, "socketmap: " + parsed.error().detail);
     return "PERM " + parsed.error().detail;
   }
   request = std::move(*parsed);
   if (request.domain.empty()) {
-    metrics_.answers_notfound++;
+    Inc(metrics_.answers_notfound);
     return "NOTFOUND ";
   }
-  const Decision* decision = Cached(request.domain);
+  Decision* decision = Cached(request.domain);
   if (decision == nullptr) return std::nullopt;
   return RenderAnswer(decision, request.map);
 }
@@ -413,7 +435,7 @@ asio::awaitable<void> Daemon::Watchdog(std::shared_ptr<Socket> socket, std::shar
   while (socket->is_open()) {
     co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (timer->expiry() <= asio::steady_timer::clock_type::now()) {
-      if (socket->is_open()) metrics_.connections_timed_out++;
+      if (socket->is_open()) Inc(metrics_.connections_timed_out);
       socket->close(ec);
       co_return;
     }
@@ -430,8 +452,8 @@ Daemon::Guarded<Socket> Daemon::Guard(Socket accepted, std::chrono::seconds firs
 
 template <typename Socket>
 asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
-  metrics_.connections_total++;
-  metrics_.connections_open++;
+  Inc(metrics_.connections_total);
+  Inc(metrics_.connections_open);
   auto guarded = Guard(std::move(accepted), serve_.idle_timeout);
   Socket& socket = *guarded.socket;
   asio::steady_timer& timer = *guarded.timer;
@@ -455,7 +477,7 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
         answer = std::move(*known);
       } else {
         ++busy_requests_;
-        const Decision* decision = co_await Decide(request.domain);
+        Decision* decision = co_await Decide(request.domain);
         --busy_requests_;
         answer = RenderAnswer(decision, request.map);
       }
@@ -464,7 +486,7 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
       request_started = received;
     }
     if (reader.error()) {
-      metrics_.bad_requests++;
+      Inc(metrics_.bad_requests);
       Log(LogLevel::kInfo, "socketmap: closing connection: " + *reader.error());
       break;
     }
@@ -483,12 +505,12 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
   }
   socket.close(ec);
   timer.cancel();
-  metrics_.connections_open--;
+  Dec(metrics_.connections_open);
 }
 
 asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
-  metrics_.connections_total++;
-  metrics_.connections_open++;
+  Inc(metrics_.connections_total);
+  Inc(metrics_.connections_open);
   auto guarded = Guard(std::move(accepted), serve_.request_timeout);
   tcp::socket& socket = *guarded.socket;
   asio::steady_timer& timer = *guarded.timer;
@@ -516,11 +538,11 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
   Result<std::string> domain = Fail(Code::kSyntax, "");
   if (valid) domain = NormalizeDomain(words[1]);
   if (!valid || !domain) {
-    metrics_.bad_requests++;
+    Inc(metrics_.bad_requests);
     Log(LogLevel::kInfo, "exim socket: bad request " + Quote(line));
   } else {
     ++busy_requests_;
-    const Decision* decision = Cached(*domain);
+    Decision* decision = Cached(*domain);
     if (decision == nullptr) decision = co_await Decide(*domain);
     --busy_requests_;
     if (decision != nullptr) answer = EximAnswer(decision->answer, words[0], words.size() == 3 ? words[2] : "");
@@ -530,7 +552,7 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
   timer.cancel();
-  metrics_.connections_open--;
+  Dec(metrics_.connections_open);
 }
 
 asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
@@ -606,7 +628,7 @@ asio::awaitable<void> Daemon::RefreshLoop() {
 // asks for them now. Expired policies leave the file, so Exim's direct lmdb
 // lookups never read one; domains unused for drop_unused_after are dropped.
 void Daemon::RefreshScan() {
-  metrics_.refresh_runs++;
+  Inc(metrics_.refresh_runs);
   const int64_t now = Now();
   auto domains = cache_->Domains();
   if (!domains) {
@@ -621,7 +643,7 @@ void Daemon::RefreshScan() {
     int64_t last_used = it == decisions_.end() ? 0 : it->second.last_used;
     if (now - std::max(last_used, e.fetched_at) > serve_.drop_unused_after.count() ||
         (e.HasPolicy() && e.expires <= now)) {
-      if (cache_->Remove(domain)) metrics_.dropped_unused++;
+      if (cache_->Remove(domain)) Inc(metrics_.dropped_unused);
       decisions_.erase(domain);
       continue;
     }
