@@ -117,7 +117,9 @@ Result<std::unique_ptr<PolicyCache>> PolicyCache::Open(const std::string& path, 
   mdb_env_set_maxreaders(env->env, 512);
   mdb_env_set_mapsize(env->env, size_t{1} << 30);
   unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
-  if (int rc = mdb_env_open(env->env, path.c_str(), flags, 0644); rc != 0) return LmdbFail(path, "open", rc);
+  // 0664: readers such as Exim must be able to write the lock file; put them
+  // in the cache's group.
+  if (int rc = mdb_env_open(env->env, path.c_str(), flags, 0664); rc != 0) return LmdbFail(path, "open", rc);
   Txn txn;
   if (int rc = mdb_txn_begin(env->env, nullptr, read_only ? MDB_RDONLY : 0, &txn.txn); rc != 0) {
     return LmdbFail(path, "begin", rc);
