@@ -5,6 +5,7 @@ uses tests/lab/ctl to take the lab's DNS and HTTPS servers away. Needs MXSEC
 and LAB_DIR (tests/integration/run sets both). Standard library only.
 """
 
+import json
 import os
 import resource
 import shutil
@@ -237,6 +238,28 @@ serve:
         self.assertEqual(exim("valid-mx enforce.test evil.test\n"), "do_not_connect:no_match")
         self.assertEqual(exim("mx-list enforce.test\n"), "mx.enforce.test:*.backup.enforce.test")
         self.assertEqual(exim("mode nopolicy.test\n"), "none")
+
+    def test_dane_only_when_every_mx_has_secure_tlsa(self):
+        # dane-sts.test: enforce policy, one MX host with `TLSA 3 1 1` (RFC 8461 2: DANE first)
+        want = subprocess.run(
+            f"openssl x509 -in {self.lab['LAB_DIR']}/ca/certs/mx.pem -noout -pubkey"
+            " | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r",
+            shell=True, check=True, capture_output=True, text=True, timeout=30).stdout.split()[0]
+        proc = subprocess.run(
+            [MXSEC, "--dns-server", self.lab["LAB_DNS"], "--trust-anchor", self.lab["LAB_TA"],
+             "--timeout", "3", "dns", "TLSA", "_25._tcp.mx.dane-sts.test", "--json"],
+            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        tlsa = json.loads(proc.stdout)
+        self.assertEqual(tlsa["status"], "ok", proc.stdout)
+        self.assertEqual(tlsa["dnssec"], "secure", proc.stdout)
+        self.assertEqual(tlsa["records"], [{"usage": 3, "selector": 1, "matching_type": 1, "data": want}])
+        self.assertEqual(self.ask("dane-sts.test"), "OK dane-only")
+
+    def test_partial_dane_answers_the_mta_sts_policy(self):
+        # partial-dane.test: MX mx1 (with TLSA) and mx2 (without): not DANE-only
+        self.assertEqual(self.ask("partial-dane.test"),
+                         "OK secure match=mx1.partial-dane.test:mx2.partial-dane.test servername=hostname")
 
     def test_sighup_reloads_zone_settings(self):
         self.assertEqual(self.ask("testing.test"), "NOTFOUND ")

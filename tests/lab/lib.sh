@@ -18,6 +18,9 @@
 #                         in the private mount namespaces of tests/lab/mta
 #   postfix/{mx,sender}/  the two Postfix instances of tests/lab/mta (etc/, spool/, data/)
 #   mail/<domain>/        maildirs the "mx" Postfix delivers to (mail/other/: other *.test)
+#   exim-root/            Debian's exim4-daemon-heavy, extracted by tests/lab/exim
+#                         (kept across tests/lab/up: a download cache)
+#   exim/                 the Exim sender of tests/lab/exim (exim.conf, spool/, passwd, group)
 
 export LC_ALL=C
 
@@ -32,6 +35,8 @@ LAB_MX_IP=127.0.55.1           # mx.<domain>; the "mx" Postfix listens here with
 LAB_MX_NOTLS_IP=127.0.55.2     # the "mx" Postfix without STARTTLS (mx.mta-nostarttls.test)
 # shellcheck disable=SC2034 # used by the scripts that source this file
 LAB_SENDER_IP=127.0.56.1       # the "sender" Postfix (mail injection, SMTP port 25)
+# shellcheck disable=SC2034
+LAB_EXIM_IP=127.0.56.2         # source address of the Exim sender's SMTP connections (tests/lab/exim)
 LAB_ZONE="test"
 LAB_TTL=5
 
@@ -41,12 +46,19 @@ LAB_DOMAINS=(
   redirect html params big big-chunked bad-syntax wrong-name expired untrusted
   changed removed removed-none down slow nopolicy blackhole
   mta-enforce mta-wild mta-badmx mta-testing mta-nostarttls mta-none
+  dane-sts partial-dane
 )
 
 # The domains of the Postfix tests (tests/lab/mta); their MX hosts all share
 # one certificate (ca/certs/mx.pem) served by the "mx" Postfix.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 LAB_MTA_DOMAINS=(mta-enforce mta-wild mta-badmx mta-testing mta-nostarttls mta-none)
+
+# MX hosts (relative to the zone) with `_25._tcp.HOST TLSA 3 1 1 <sha256 of the
+# SubjectPublicKeyInfo of ca/certs/mx.pem>`; their names are in that certificate too.
+# partial-dane.test has a second MX host, mx2.partial-dane, without TLSA.
+# shellcheck disable=SC2034
+LAB_TLSA_HOSTS=(mx.dane-sts mx1.partial-dane)
 
 die() { echo "lab: error: $*" >&2; exit 1; }
 note() { echo "lab: $*" >&2; }
@@ -219,6 +231,8 @@ lab_initial_txt() {
     mta-badmx)      lab_txt_quote 'v=STSv1; id=mtabad1;' ;;
     mta-testing)    lab_txt_quote 'v=STSv1; id=mtatst1;' ;;
     mta-nostarttls) lab_txt_quote 'v=STSv1; id=mtanotls1;' ;;
+    dane-sts)       lab_txt_quote 'v=STSv1; id=dane1;' ;;
+    partial-dane)   lab_txt_quote 'v=STSv1; id=pdane1;' ;;
     nopolicy|mta-none) ;;
     *) die "unknown lab domain label '$1'" ;;
   esac
@@ -232,11 +246,19 @@ lab_a_addr() { # LABEL -> address of mta-sts.<label>.test
   esac
 }
 
-# lab_mx_host LABEL -> MX host of <label>.test, relative to the zone
+# lab_mx_host LABEL -> (first) MX host of <label>.test, relative to the zone
 lab_mx_host() {
   case "$1" in
-    mta-wild) echo "mx1.$1" ;;
+    mta-wild|partial-dane) echo "mx1.$1" ;;
     *) echo "mx.$1" ;;
+  esac
+}
+
+# lab_mx_hosts LABEL -> all MX hosts of <label>.test (preference 10, 20, ...)
+lab_mx_hosts() {
+  case "$1" in
+    partial-dane) echo "mx1.$1 mx2.$1" ;;
+    *) lab_mx_host "$1" ;;
   esac
 }
 
@@ -268,7 +290,7 @@ lab_next_serial() {
 # Prints the new serial.
 lab_build_zone() {
   local serial z="$LAB_DIR/zone/test.zone" out="$LAB_DIR/nsd/test.zone.signed"
-  local d f line label now ksk zsk
+  local d f h line label now ksk zsk pref
   serial="$(lab_next_serial)"
   ksk="$(cat "$LAB_DIR/zone/keys/ksk")"
   zsk="$(cat "$LAB_DIR/zone/keys/zsk")"
@@ -281,10 +303,20 @@ lab_build_zone() {
     # DNSKEYs (no TTL in the .key files, so $TTL applies)
     cat "$LAB_DIR/zone/keys/$ksk.key" "$LAB_DIR/zone/keys/$zsk.key"
     for d in "${LAB_DOMAINS[@]}"; do
-      printf '%s IN MX 10 %s\n' "$d" "$(lab_mx_host "$d")"
-      printf '%s IN A %s\n' "$(lab_mx_host "$d")" "$(lab_mx_addr "$d")"
+      pref=10
+      for h in $(lab_mx_hosts "$d"); do
+        printf '%s IN MX %s %s\n' "$d" "$pref" "$h"
+        printf '%s IN A %s\n' "$h" "$(lab_mx_addr "$d")"
+        pref=$((pref + 10))
+      done
       printf 'mta-sts.%s IN A %s\n' "$d" "$(lab_a_addr "$d")"
     done
+    # DANE-EE(3) SPKI(1) SHA-256(1) of the "mx" Postfix's key (written by tests/lab/up)
+    if [ -s "$LAB_DIR/zone/mx-spki-sha256" ]; then
+      for h in "${LAB_TLSA_HOSTS[@]}"; do
+        printf '_25._tcp.%s IN TLSA 3 1 1 %s\n' "$h" "$(cat "$LAB_DIR/zone/mx-spki-sha256")"
+      done
+    fi
     for f in "$LAB_DIR"/zone/txt/*.test; do
       [ -e "$f" ] || continue
       label="$(basename "$f" .test)"
