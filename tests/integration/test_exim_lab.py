@@ -22,6 +22,7 @@ fetch downloads and extracts it). Standard library only.
 """
 
 import os
+import sys
 import re
 import shutil
 import signal
@@ -32,6 +33,9 @@ import time
 import unittest
 import uuid
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labtest import read_lab_env, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -46,23 +50,6 @@ DAEMON_START_TIMEOUT = 15
 DAEMON_STOP_TIMEOUT = 15
 MAILDIR_TIMEOUT = 10        # seconds from Exim's "=>" until the mx Postfix has written the file
 SENDER = "lab-tester@sender.lab.test"
-
-
-def read_lab_env(lab_dir):
-    env = {}
-    with open(os.path.join(lab_dir, "env"), encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                env[key] = value
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(*args, timeout=CMD_TIMEOUT):

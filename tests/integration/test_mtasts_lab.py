@@ -11,12 +11,16 @@ Every test uses a fresh temporary --data-dir. Tests that change the lab
 
 import json
 import os
+import sys
 import shutil
 import subprocess
 import tempfile
 import time
 import unittest
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labtest import read_lab_env  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -33,17 +37,6 @@ ERROR_KEYS = {"phase", "result_type", "message"}
 FETCH_ERROR = "sts-policy-fetch-error"
 POLICY_INVALID = "sts-policy-invalid"
 WEBPKI_INVALID = "sts-webpki-invalid"
-
-
-def read_lab_env(lab_dir):
-    env = {}
-    with open(os.path.join(lab_dir, "env"), encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                env[key] = value
-    return env
 
 
 class Run:

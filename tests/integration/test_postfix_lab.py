@@ -15,6 +15,7 @@ MTA_STS_DAEMON chooses the daemon:
 
 import json
 import os
+import sys
 import re
 import shutil
 import signal
@@ -25,6 +26,9 @@ import time
 import unittest
 import uuid
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labtest import read_lab_env, free_port, netstring  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -39,27 +43,6 @@ DAEMON_STOP_TIMEOUT = 15   # seconds from SIGTERM to exit
 SOCKETMAP_TIMEOUT = 15     # seconds for one socketmap answer (a policy fetch included)
 MTA_CMD_TIMEOUT = 60
 SENDER = "lab-tester@sender.lab.test"
-
-
-def read_lab_env(lab_dir):
-    env = {}
-    with open(os.path.join(lab_dir, "env"), encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                env[key] = value
-    return env
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def netstring(data):
-    return str(len(data)).encode() + b":" + data + b","
 
 
 class NetstringReader:

@@ -7,6 +7,7 @@ and LAB_DIR (tests/integration/run sets both). Standard library only.
 
 import json
 import os
+import sys
 import resource
 import shutil
 import signal
@@ -18,33 +19,14 @@ import unittest
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labtest import read_lab_env, free_port, netstring  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
 LAB_DIR = os.environ.get("LAB_DIR", "")
 CTL = str(REPO / "tests" / "lab" / "ctl")
 ENFORCE = "OK secure match=mx.enforce.test:.backup.enforce.test servername=hostname"
-
-
-def read_lab_env(lab_dir):
-    env = {}
-    with open(os.path.join(lab_dir, "env"), encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                env[key] = value
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def netstring(text):
-    data = text.encode()
-    return str(len(data)).encode() + b":" + data + b","
 
 
 def read_netstring(sock):
