@@ -675,14 +675,17 @@ void Daemon::Reload() {
     Log(LogLevel::kError, "SIGHUP: keeping the old configuration: " + serve.error().detail);
     return;
   }
-  // Listener addresses, DNS servers and the cache file need a restart.
-  serve_.zones = serve->zones;
-  serve_.default_zone = serve->default_zone;
-  serve_.recheck_after = serve->recheck_after;
-  serve_.refresh_interval = serve->refresh_interval;
-  serve_.drop_unused_after = serve->drop_unused_after;
-  serve_.idle_timeout = serve->idle_timeout;
-  serve_.request_timeout = serve->request_timeout;
+  // Everything but what needs a restart: the listeners (and the worker count;
+  // DNS servers and the cache file live in config_, which is kept).
+  ServeConfig next = std::move(*serve);
+  next.socketmap = serve_.socketmap;
+  next.socketmap_mode = serve_.socketmap_mode;
+  next.socketmap_owner = serve_.socketmap_owner;
+  next.exim_socket = serve_.exim_socket;
+  next.http = serve_.http;
+  next.fetch_concurrency = serve_.fetch_concurrency;
+  next.config_path = serve_.config_path;
+  serve_ = std::move(next);
   ConfigureLogging(config->log_level, config->syslog);
   decisions_.clear();  // answers follow the new zone settings at once
   Log(LogLevel::kWarning, "SIGHUP: configuration reloaded from " + serve_.config_path);

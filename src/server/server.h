@@ -59,8 +59,9 @@ struct ServeConfig {
 // are errors naming the file, line and key.
 Result<ServeConfig> LoadServeConfig(const std::string& path, ServeConfig base = {});
 
-// Runs until SIGTERM or SIGINT; SIGHUP reloads the config file (zones,
-// timers, logging; listener addresses need a restart). Returns an exit code.
+// Runs until SIGTERM or SIGINT; SIGHUP reloads the config file's serve:
+// settings and logging (listeners, fetch_concurrency, DNS servers and the
+// cache file need a restart). Returns an exit code.
 int Serve(const Config& config, ServeConfig serve);
 
 // ---- Pure pieces ------------------------------------------------------------
