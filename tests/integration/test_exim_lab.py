@@ -35,7 +35,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import read_lab_env, free_port  # noqa: E402
+from labtest import read_lab_env, free_port, stop_process, wait_until_listening  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -149,37 +149,14 @@ class EximLabBase:
                "--ca-file", cls.lab["LAB_CA"], "--data-dir", str(data_dir)]
         cls.daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=cls.daemon_log,
                                       stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + DAEMON_START_TIMEOUT
-        while True:
-            if cls.daemon.poll() is not None:
-                raise RuntimeError(f"mxsec serve exited with status {cls.daemon.returncode}"
-                                   f"{cls.daemon_log_tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", cls.exim_port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"mxsec serve does not accept connections after "
-                                       f"{DAEMON_START_TIMEOUT} s{cls.daemon_log_tail()}")
-                time.sleep(0.1)
+        wait_until_listening(cls.daemon, cls.exim_port, DAEMON_START_TIMEOUT, cls.daemon_log_tail)
 
     @classmethod
     def stop_daemon(cls):
         proc, cls.daemon = cls.daemon, None
-        if proc is None:
-            return True, 0
-        was_running = proc.poll() is None
-        rc = proc.returncode
-        if was_running:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(DAEMON_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                rc = None
+        result = stop_process(proc, DAEMON_STOP_TIMEOUT)
         cls.daemon_log.close()
-        return was_running, rc
+        return result
 
     @classmethod
     def daemon_log_tail(cls, n=20):

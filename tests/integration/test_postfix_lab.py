@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import read_lab_env, free_port, netstring  # noqa: E402
+from labtest import read_lab_env, free_port, stop_process, wait_until_listening, netstring  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -184,38 +184,17 @@ class PostfixLabTest(unittest.TestCase):
         # `tests/lab/mta exec` execs, so this pid is the daemon's.
         cls.daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=cls.daemon_log,
                                       stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + DAEMON_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if cls.daemon.poll() is not None:
-                raise RuntimeError(f"the {DAEMON_KIND} daemon exited with status {cls.daemon.returncode}"
-                                   f"{cls.daemon_log_tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", cls.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the {DAEMON_KIND} daemon does not accept connections on 127.0.0.1:{cls.port}"
-                           f" after {DAEMON_START_TIMEOUT} s{cls.daemon_log_tail()}")
+        wait_until_listening(cls.daemon, cls.port, DAEMON_START_TIMEOUT,
+                             lambda: f" ({DAEMON_KIND}){cls.daemon_log_tail()}")
 
     @classmethod
     def stop_daemon(cls):
         """SIGTERM, then wait. Returns (was it still running, exit status or None
         if it had to be killed)."""
         proc, cls.daemon = cls.daemon, None
-        if proc is None:
-            return True, 0
-        was_running = proc.poll() is None
-        rc = proc.returncode
-        if was_running:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(DAEMON_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                rc = None
+        result = stop_process(proc, DAEMON_STOP_TIMEOUT)
         cls.daemon_log.close()
-        return was_running, rc
+        return result
 
     @classmethod
     def daemon_log_tail(cls, n=30):

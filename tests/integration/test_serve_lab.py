@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import read_lab_env, free_port, netstring  # noqa: E402
+from labtest import read_lab_env, free_port, netstring, stop_process, wait_until_listening  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -59,15 +59,11 @@ class ServeFaultTest(unittest.TestCase):
         cls.proc = subprocess.Popen(
             [MXSEC, "--config", cls.config, "serve"], stdout=cls.log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", cls.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        cls.tearDownClass()
-        raise RuntimeError("mxsec serve did not start")
+        try:
+            wait_until_listening(cls.proc, cls.port, 15, lambda: "")
+        except RuntimeError:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def write_config(cls, strict_testing):
@@ -91,12 +87,7 @@ serve:
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.send_signal(signal.SIGTERM)
-            try:
-                cls.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
+        stop_process(cls.proc, 15)
         cls.log.close()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
