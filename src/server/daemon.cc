@@ -390,7 +390,13 @@ std::string Daemon::RenderAnswer(Decision* decision, const std::string& map) {
   }
   std::string uncached;
   if (cached == nullptr) {
-    uncached = SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone(map));
+    const ZoneSettings& zone = serve_.Zone(map);
+    std::string policy_text;  // for TLSRPT's policy_string attributes
+    if (zone.tlsrpt && decision->answer.entry && decision->answer.entry->HasPolicy()) {
+      auto text = cache_->GetPolicyText(decision->answer.domain);
+      if (text) policy_text = std::move(*text);
+    }
+    uncached = SocketmapAnswer(decision->answer, decision->dane_only, zone, policy_text);
     // Clients choose map names: keep only a few per decision.
     if (decision->rendered.size() < 4) {
       decision->rendered.emplace_back(map, uncached);

@@ -24,6 +24,8 @@ Result<ZoneSettings> ParseZone(const YAML::Node& node, const std::string& path, 
       zone.strict_testing = entry.second.as<bool>();
     } else if (key == "require_sni") {
       zone.require_sni = entry.second.as<bool>();
+    } else if (key == "tlsrpt") {
+      zone.tlsrpt = entry.second.as<bool>();
     } else {
       return Fail(Code::kInvalidArgument, Where(path, entry.first) + ": unknown zone key '" + key + "'");
     }

@@ -32,6 +32,7 @@ serve:
   default_zone: {require_sni: false}
   zones:
     strict: {strict_testing: true}
+    reports: {tlsrpt: true}
 )");
   auto serve = LoadServeConfig(path);
   ASSERT_TRUE(serve.has_value()) << serve.error().detail;
@@ -52,6 +53,9 @@ serve:
   EXPECT_TRUE(serve->Zone("strict").strict_testing);
   EXPECT_FALSE(serve->Zone("strict").require_sni);
   EXPECT_FALSE(serve->Zone("other").strict_testing);
+  EXPECT_FALSE(serve->Zone("strict").tlsrpt);  // off unless asked for
+  EXPECT_TRUE(serve->Zone("reports").tlsrpt);
+  EXPECT_FALSE(serve->Zone("reports").require_sni);
   EXPECT_EQ(serve->config_path, path);
   // The global loader accepts the file too (it leaves serve: to this one).
   EXPECT_TRUE(LoadConfig(path).has_value());
@@ -74,6 +78,7 @@ TEST(LoadServeConfigTest, ErrorsNameFileLineAndKey) {
       {"serve:\n  max_request: 10\n", "serve.max_request: must be between"},
       {"serve:\n  idle_timeout: soon\n", "'serve.idle_timeout' has the wrong type"},
       {"serve:\n  zones:\n    postfix: {strict: true}\n", ":3: unknown zone key 'strict'"},
+      {"serve:\n  default_zone: {tlsrpt: maybe}\n", "'serve.default_zone' has the wrong type"},
       {"serve: [1, 2]\n", "serve must be a mapping"},
       {"serve:\n  socketmap_mode: rw\n", "serve.socketmap_mode: must be an octal mode"},
   };

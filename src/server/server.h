@@ -33,6 +33,9 @@ namespace mxsec::server {
 struct ZoneSettings {
   bool strict_testing = false;  // answer testing-mode policies like enforce
   bool require_sni = true;      // append servername=hostname
+  // Append the Postfix 3.10 TLSRPT attributes to "OK secure" answers. Off by
+  // default: Postfix before 3.10 rejects a policy with unknown attributes.
+  bool tlsrpt = false;
 };
 
 struct ServeConfig {
@@ -98,7 +101,23 @@ Result<SocketmapRequest> ParseSocketmapRequest(std::string_view payload);
 // gives it: enforce (or testing with strict_testing) -> "OK secure match=..."
 // with "*.x" patterns as ".x" (duplicates dropped, order kept); DANE ->
 // "OK dane-only"; otherwise "NOTFOUND ".
-std::string SocketmapAnswer(const policy::StsAnswer& answer, bool dane_only, const ZoneSettings& zone);
+//
+// With zone.tlsrpt, an "OK secure" answer carries the attributes of Postfix
+// 3.10's TLSRPT_README ("MTA-STS Support via smtp_tls_policy_maps"):
+//   policy_type=sts policy_domain=DOMAIN mx_host_pattern=P1 mx_host_pattern=P2
+//   { policy_string = version: STSv1 } { policy_string = mode: enforce } ...
+// mx_host_pattern is each pattern as published ("*.x" kept); policy_string is
+// each line of `policy_text` (the policy as served, trimmed), or, when that
+// text is missing or does not match the cached entry's mode and patterns
+// (a newer policy stored meanwhile), the entry rewritten as policy lines;
+// each line as "key: value". A line holding '{', '}' or a non-ASCII byte
+// (possible in an extension value) is left out: Postfix's "{ name = value }"
+// cannot protect it. policy_failure is never
+// sent: a failed re-fetch keeps the cached policy in force (RFC 8461 5.1),
+// and a failure with nothing cached is "no policy" (NOTFOUND), so there is
+// no case where mxsec wants Postfix to fail the policy.
+std::string SocketmapAnswer(const policy::StsAnswer& answer, bool dane_only, const ZoneSettings& zone,
+                            std::string_view policy_text = {});
 
 // The Exim endpoint's answer to one request line ("mode DOMAIN",
 // "valid-mx DOMAIN HOST", "mx-list DOMAIN"), same text as `mxsec exim`.

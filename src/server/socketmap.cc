@@ -1,6 +1,7 @@
 // The pure parts of the daemon: netstrings, socketmap requests and answers.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "server/server.h"
@@ -101,23 +102,67 @@ Result<SocketmapRequest> ParseSocketmapRequest(std::string_view payload) {
   return request;
 }
 
-std::string SocketmapAnswer(const policy::StsAnswer& answer, bool dane_only, const ZoneSettings& zone) {
+namespace {
+
+// The policy lines for policy_string, each as "key: value": the text as
+// served when it is the policy of `entry`, else the entry written out.
+std::vector<std::string> PolicyLines(const store::CacheEntry& entry, std::string_view text) {
+  std::vector<std::string> lines;
+  auto parsed = mtasts::ParsePolicy(text);
+  if (!text.empty() && parsed && mtasts::ModeName(parsed->mode) == entry.mode && parsed->mx == entry.mx) {
+    for (size_t pos = 0; pos < text.size();) {
+      size_t lf = text.find('\n', pos);
+      if (lf == std::string_view::npos) lf = text.size();
+      std::string_view line = text.substr(pos, lf - pos);
+      pos = lf + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      // ParsePolicy accepted every line: "key:" *WSP value *WSP, CRLF or LF.
+      size_t colon = line.find(':');
+      bool printable = true;
+      for (unsigned char c : line) printable = printable && (c >= 0x20 || c == '\t') && c < 0x7f && c != '{' && c != '}';
+      if (colon == std::string_view::npos || !printable) continue;
+      std::string_view value = line.substr(colon + 1);
+      const size_t first = value.find_first_not_of(" \t");
+      const size_t last = value.find_last_not_of(" \t");
+      value = first == std::string_view::npos ? std::string_view() : value.substr(first, last - first + 1);
+      lines.push_back(std::string(line.substr(0, colon)) + ": " + std::string(value));
+    }
+    return lines;
+  }
+  lines.push_back("version: STSv1");
+  lines.push_back("mode: " + entry.mode);
+  for (const auto& p : entry.mx) lines.push_back("mx: " + p);
+  lines.push_back("max_age: " + std::to_string(entry.max_age));
+  return lines;
+}
+
+}  // namespace
+
+std::string SocketmapAnswer(const policy::StsAnswer& answer, bool dane_only, const ZoneSettings& zone,
+                            std::string_view policy_text) {
   // RFC 8461 2: DANE, where the recipient has it, takes precedence.
   if (dane_only) return "OK dane-only";
   const mtasts::Mode mode = answer.mode();
   if (mode == mtasts::Mode::kNone || (mode == mtasts::Mode::kTesting && !zone.strict_testing) || !answer.entry) {
     return "NOTFOUND ";
   }
-  std::vector<std::string> patterns;
+  std::vector<std::string_view> published;  // patterns as published, duplicates dropped
+  std::vector<std::string> patterns;        // the same in Postfix's match= syntax
   for (const auto& p : answer.entry->mx) {
+    if (std::find(published.begin(), published.end(), p) != published.end()) continue;
+    published.push_back(p);
     std::string postfix = p.rfind("*.", 0) == 0 ? p.substr(1) : p;  // Postfix: ".x" matches any depth below x
-    bool seen = false;
-    for (const auto& q : patterns) seen = seen || q == postfix;
-    if (!seen) patterns.push_back(std::move(postfix));
+    if (std::find(patterns.begin(), patterns.end(), postfix) == patterns.end()) patterns.push_back(std::move(postfix));
   }
   std::string out = "OK secure match=";
   for (size_t i = 0; i < patterns.size(); ++i) out += (i ? ":" : "") + patterns[i];
   if (zone.require_sni) out += " servername=hostname";
+  if (zone.tlsrpt) {
+    // Postfix 3.10 TLSRPT_README: attributes of an MTA-STS plugin answer.
+    out += " policy_type=sts policy_domain=" + answer.domain;
+    for (std::string_view p : published) out.append(" mx_host_pattern=").append(p);
+    for (const auto& line : PolicyLines(*answer.entry, policy_text)) out += " { policy_string = " + line + " }";
+  }
   return out;
 }
 

@@ -117,6 +117,49 @@ TEST(SocketmapAnswerTest, LikePostfixMtaStsResolver) {
   EXPECT_EQ(SocketmapAnswer(policy::StsAnswer{}, true, zone), "OK dane-only");
 }
 
+TEST(SocketmapAnswerTest, TlsrptAttributesOfPostfix310) {
+  ZoneSettings zone{.strict_testing = false, .require_sni = true, .tlsrpt = true};
+  auto enforce = Answer("enforce", {"mx.example.com", "*.example.net", "mx.example.com"});
+  const std::string served = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmx:  *.example.net \r\n"
+                             "mx: mx.example.com\r\nmax_age:\t86400\r\next: a { b }\r\nnote: caf\xc3\xa9\r\nnote2: two words\r\n";
+  const std::string head =
+      "OK secure match=mx.example.com:.example.net servername=hostname policy_type=sts policy_domain=example.com "
+      "mx_host_pattern=mx.example.com mx_host_pattern=*.example.net";
+  // The policy as served, one policy_string per line as "key: value"; a
+  // line with braces or non-ASCII bytes cannot be protected by Postfix's
+  // { } and is left out.
+  EXPECT_EQ(SocketmapAnswer(enforce, false, zone, served),
+            head +
+                " { policy_string = version: STSv1 } { policy_string = mode: enforce }"
+                " { policy_string = mx: mx.example.com } { policy_string = mx: *.example.net }"
+                " { policy_string = mx: mx.example.com } { policy_string = max_age: 86400 }"
+                " { policy_string = note2: two words }");
+  // No text, or a text that is not this entry's policy: the entry written out.
+  const std::string rewritten =
+      head +
+      " { policy_string = version: STSv1 } { policy_string = mode: enforce }"
+      " { policy_string = mx: mx.example.com } { policy_string = mx: *.example.net }"
+      " { policy_string = mx: mx.example.com } { policy_string = max_age: 86400 }";
+  EXPECT_EQ(SocketmapAnswer(enforce, false, zone), rewritten);
+  EXPECT_EQ(SocketmapAnswer(enforce, false, zone, "version: STSv1\nmode: enforce\nmx: other.example\nmax_age: 5\n"),
+            rewritten);
+  EXPECT_EQ(SocketmapAnswer(enforce, false, zone, "not a policy"), rewritten);
+  // Strict testing is reported with its real mode.
+  ZoneSettings strict = zone;
+  strict.strict_testing = true;
+  EXPECT_EQ(SocketmapAnswer(Answer("testing", {"mx.example.com"}), false, strict),
+            "OK secure match=mx.example.com servername=hostname policy_type=sts policy_domain=example.com "
+            "mx_host_pattern=mx.example.com { policy_string = version: STSv1 } { policy_string = mode: testing }"
+            " { policy_string = mx: mx.example.com } { policy_string = max_age: 86400 }");
+  // Only "OK secure" answers carry attributes.
+  EXPECT_EQ(SocketmapAnswer(Answer("testing", {"mx.example.com"}), false, zone), "NOTFOUND ");
+  EXPECT_EQ(SocketmapAnswer(policy::StsAnswer{}, false, zone), "NOTFOUND ");
+  EXPECT_EQ(SocketmapAnswer(enforce, true, zone), "OK dane-only");
+  // Off (the default), the answer is what Postfix before 3.10 accepts.
+  EXPECT_EQ(SocketmapAnswer(enforce, false, ZoneSettings{}, served),
+            "OK secure match=mx.example.com:.example.net servername=hostname");
+}
+
 TEST(EximAnswerTest, SameAsThePerlScript) {
   auto enforce = Answer("enforce", {"mx.example.com", "*.example.net"});
   EXPECT_EQ(EximAnswer(enforce, "mode", ""), "enforce");
