@@ -7,12 +7,14 @@
 #   trust-anchor          DS record of the KSK of zone "test." (for ub_ctx_add_ta_file)
 #   ca/                   trusted test CA (ca.pem, ca.key) and issued certs (ca/certs/)
 #   untrusted-ca/         second CA that clients must NOT trust
-#   zone/                 unsigned zone, keys, serial counter, TXT data per domain
+#   zone/                 unsigned zone, keys, serial counter, TXT data per domain,
+#                         check.zone (check cases), scan.zone + scan-count (scan set),
+#                         child-keys/ (chk-bogus.test's keys and the decoy key of its DS)
 #   nsd/                  nsd.conf, signed zone, pid file, control socket
 #   nginx/                main.conf, down.conf, pid files, temp dirs
 #   www/<domain>/         document roots (policy at .well-known/mta-sts.txt)
 #   orig/                 pristine TXT data and policies (for `ctl restore`)
-#   logs/                 nsd.log, nginx-*.log, blackhole.log, openssl.log,
+#   logs/                 nsd.log, nginx-*.log, blackhole.log, smtpbad.log, openssl.log,
 #                         postfix-{mx,sender}.log (tests/lab/mta)
 #   resolv.conf           "nameserver 127.0.53.1", bind-mounted over /etc/resolv.conf
 #                         in the private mount namespaces of tests/lab/mta
@@ -60,6 +62,72 @@ LAB_MTA_DOMAINS=(mta-enforce mta-wild mta-badmx mta-testing mta-nostarttls mta-n
 # shellcheck disable=SC2034
 LAB_TLSA_HOSTS=(mx.dane-sts mx1.partial-dane)
 
+# ---------------------------------------------------------------- check cases (mxsec check)
+# Receiving-side cases: MX hosts on 127.0.57.x (README "Check cases"). Their
+# records come from zone/check.zone (written by tests/lab/up, included by
+# lab_build_zone); the Postfix listeners and smtpbad.py are started by tests/lab/mta up.
+LAB_CHECK_IP_PREFIX=127.0.57
+# shellcheck disable=SC2034 # used by the scripts that source this file
+LAB_SCAN_IP_PREFIX=127.0.58     # mx1..mx4.scan.test (only with LAB_SCAN_DOMAINS=N > 0)
+
+# Labels (domain = <label>.test) whose mx.<label>.test is a listener of the
+# "mx" Postfix, in the order of their addresses.
+# shellcheck disable=SC2034
+LAB_CHECK_PF_LABELS=(
+  chk-valid chk-expired chk-expiring chk-selfsigned chk-wrongname chk-nostarttls
+  chk-oldtls chk-legacy chk-dane-ee chk-dane-stale chk-dane-ta chk-unsigned chk-bogus
+)
+# Labels whose mx.<label>.test is served by smtpbad.py (mode = label without "chk-").
+# shellcheck disable=SC2034
+LAB_CHECK_BAD_LABELS=(chk-garbage chk-421 chk-tlsclose chk-silent)
+# Check domains with an MTA-STS policy (TXT in zone/txt, policy under www/, like LAB_DOMAINS).
+# shellcheck disable=SC2034
+LAB_CHECK_STS_DOMAINS=(chk-valid chk-sts-mismatch)
+# Delegated child zones served by the same NSD: chk-unsigned.test (no DS: insecure)
+# and chk-bogus.test (DS of a key that signs nothing: bogus).
+# shellcheck disable=SC2034
+LAB_CHECK_CHILD_ZONES=(chk-unsigned chk-bogus)
+# Every check domain (for docs, env and tools).
+# shellcheck disable=SC2034
+LAB_CHECK_DOMAINS=(
+  "${LAB_CHECK_PF_LABELS[@]}" chk-nullmx chk-nomx chk-backup chk-sts-mismatch chk-badtlsrpt
+  "${LAB_CHECK_BAD_LABELS[@]}"
+)
+# shellcheck disable=SC2034
+LAB_CHECK_BACKUP_DEAD_IP=$LAB_CHECK_IP_PREFIX.30   # mx1.chk-backup.test: nothing listens
+LAB_SMTPBAD_PID_NAME=smtpbad.pid
+
+lab_check_ip() { # LABEL -> address of mx.<label>.test
+  case "$1" in
+    chk-valid)      echo "$LAB_CHECK_IP_PREFIX.1" ;;
+    chk-expired)    echo "$LAB_CHECK_IP_PREFIX.2" ;;
+    chk-expiring)   echo "$LAB_CHECK_IP_PREFIX.3" ;;
+    chk-selfsigned) echo "$LAB_CHECK_IP_PREFIX.4" ;;
+    chk-wrongname)  echo "$LAB_CHECK_IP_PREFIX.5" ;;
+    chk-nostarttls) echo "$LAB_CHECK_IP_PREFIX.6" ;;
+    chk-oldtls)     echo "$LAB_CHECK_IP_PREFIX.7" ;;
+    chk-legacy)     echo "$LAB_CHECK_IP_PREFIX.8" ;;
+    chk-dane-ee)    echo "$LAB_CHECK_IP_PREFIX.9" ;;
+    chk-dane-stale) echo "$LAB_CHECK_IP_PREFIX.10" ;;
+    chk-dane-ta)    echo "$LAB_CHECK_IP_PREFIX.11" ;;
+    chk-unsigned)   echo "$LAB_CHECK_IP_PREFIX.12" ;;
+    chk-bogus)      echo "$LAB_CHECK_IP_PREFIX.13" ;;
+    chk-garbage)    echo "$LAB_CHECK_IP_PREFIX.20" ;;
+    chk-421)        echo "$LAB_CHECK_IP_PREFIX.21" ;;
+    chk-tlsclose)   echo "$LAB_CHECK_IP_PREFIX.22" ;;
+    chk-silent)     echo "$LAB_CHECK_IP_PREFIX.23" ;;
+    *) die "no check listener for '$1'" ;;
+  esac
+}
+
+# Number of scan domains of the running lab (0 when none; written by tests/lab/up).
+lab_scan_count() {
+  local n
+  n="$(cat "$LAB_DIR/zone/scan-count" 2>/dev/null || echo 0)"
+  [[ "$n" =~ ^[0-9]+$ ]] || n=0
+  echo "$n"
+}
+
 die() { echo "lab: error: $*" >&2; exit 1; }
 note() { echo "lab: $*" >&2; }
 
@@ -84,6 +152,7 @@ lab_set_dir() {
   LAB_NGINX_DOWN_CONF="$LAB_DIR/nginx/down.conf"
   LAB_NGINX_DOWN_PID="$LAB_DIR/nginx/down.pid"
   LAB_BLACKHOLE_PID="$LAB_DIR/blackhole.pid"
+  LAB_SMTPBAD_PID="$LAB_DIR/$LAB_SMTPBAD_PID_NAME"
   # shellcheck disable=SC2034 # used by the scripts that source this file
   LAB_RESOLV_CONF="$LAB_DIR/resolv.conf"
   LAB_PF_DIR="$LAB_DIR/postfix"
@@ -233,6 +302,8 @@ lab_initial_txt() {
     mta-nostarttls) lab_txt_quote 'v=STSv1; id=mtanotls1;' ;;
     dane-sts)       lab_txt_quote 'v=STSv1; id=dane1;' ;;
     partial-dane)   lab_txt_quote 'v=STSv1; id=pdane1;' ;;
+    chk-valid)      lab_txt_quote 'v=STSv1; id=chk1;' ;;
+    chk-sts-mismatch) lab_txt_quote 'v=STSv1; id=chkmm1;' ;;
     nopolicy|mta-none) ;;
     *) die "unknown lab domain label '$1'" ;;
   esac
@@ -317,6 +388,10 @@ lab_build_zone() {
         printf '_25._tcp.%s IN TLSA 3 1 1 %s\n' "$h" "$(cat "$LAB_DIR/zone/mx-spki-sha256")"
       done
     fi
+    # Check cases and the scan set (tests/lab/up writes them once; static).
+    for f in "$LAB_DIR/zone/check.zone" "$LAB_DIR/zone/scan.zone"; do
+      [ ! -s "$f" ] || cat "$f"
+    done
     for f in "$LAB_DIR"/zone/txt/*.test; do
       [ -e "$f" ] || continue
       label="$(basename "$f" .test)"
@@ -418,6 +493,29 @@ lab_start_blackhole() {
 
 lab_stop_blackhole() { lab_stop blackhole "$LAB_BLACKHOLE_PID" blackhole.py; }
 
+# ---------------------------------------------------------------- smtpbad (tests/lab/mta)
+# Misbehaving SMTP servers for the check cases chk-garbage, chk-421,
+# chk-tlsclose, chk-silent (one process, all four addresses, port 25).
+
+lab_smtpbad_running() { lab_pid "$LAB_SMTPBAD_PID" smtpbad.py >/dev/null; }
+
+lab_start_smtpbad() {
+  local l args=()
+  lab_smtpbad_running && return 0
+  rm -f "$LAB_SMTPBAD_PID"
+  for l in "${LAB_CHECK_BAD_LABELS[@]}"; do
+    args+=("${l#chk-}@$(lab_check_ip "$l"):25")
+  done
+  setsid python3 "$LAB_SRC/smtpbad.py" "$LAB_SMTPBAD_PID" "${args[@]}" \
+    </dev/null >>"$LAB_LOGS/smtpbad.log" 2>&1 &
+  if ! lab_wait_pidfile "$LAB_SMTPBAD_PID" smtpbad.py 10; then
+    lab_log_tail "$LAB_LOGS/smtpbad.log"
+    die "smtpbad.py did not start (${args[*]})"
+  fi
+}
+
+lab_stop_smtpbad() { lab_stop smtpbad "$LAB_SMTPBAD_PID" smtpbad.py; }
+
 # ---------------------------------------------------------------- Postfix (tests/lab/mta)
 
 lab_mta_conf_dir() { echo "$LAB_PF_DIR/$1/etc"; }            # mx|sender
@@ -432,6 +530,7 @@ lab_stop_mta() { # mx|sender: SIGTERM to the master (it stops its children)
 }
 
 lab_stop_mtas() {
+  lab_stop_smtpbad
   [ -d "$LAB_PF_DIR" ] || return 0
   lab_stop_mta sender
   lab_stop_mta mx
