@@ -48,6 +48,28 @@ struct ServeFlags {
 };
 int RunServe(const Config& config, const std::string& config_path, const ServeFlags& flags);
 
+// `mxsec check` and `mxsec scan` (docs/check.md).
+struct CheckFlags {
+  bool json = false;
+  std::string ehlo_name;
+  int port = 25;
+  double connect_timeout = 30;   // seconds, one SMTP session
+  double domain_timeout = 120;   // seconds, a whole domain
+  bool no_legacy_tls = false;
+  bool no_ipv6 = false;
+  int per_address = 4;
+  std::string colour = "auto";   // auto, always, never
+  // scan only
+  int concurrency = 32;
+  std::string output;            // JSON lines; empty or "-": stdout
+  std::string summary_json;      // also write the summary as JSON here
+  bool quiet = false;            // no progress
+};
+// Exit: 0 every domain success or warning, 1 a failure or error, 2 set-up.
+int RunCheck(const Config& config, const std::vector<std::string>& domains, const CheckFlags& flags);
+// Exit: 0 the scan ran (whatever the statuses), 2 set-up.
+int RunScan(const Config& config, const std::string& input, const CheckFlags& flags);
+
 enum class EximQuestion { kMode, kValidMx, kMxList };
 int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host);
 

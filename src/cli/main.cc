@@ -102,6 +102,52 @@ int main(int argc, char** argv) try {
     };
   });
 
+  // mxsec check / scan
+  mxsec::cli::CheckFlags check_flags;
+  std::vector<std::string> check_domains;
+  std::string scan_input;
+  auto add_check_options = [&](CLI::App* cmd) {
+    cmd->add_option("--ehlo", check_flags.ehlo_name, "EHLO name (default: this host's name)");
+    cmd->add_option("--port", check_flags.port, "SMTP port (default 25)")->check(CLI::Range(1, 65535));
+    cmd->add_option("--conn-timeout", check_flags.connect_timeout, "seconds per SMTP session (default 30)")
+        ->check(CLI::Range(0.05, 3600.0));
+    cmd->add_option("--domain-timeout", check_flags.domain_timeout, "seconds per domain (default 120)")
+        ->check(CLI::Range(0.05, 86400.0));
+    cmd->add_option("--per-address", check_flags.per_address, "concurrent SMTP sessions per IP address (default 4)")
+        ->check(CLI::Range(1, 1000));
+    cmd->add_flag("--no-legacy-tls", check_flags.no_legacy_tls, "do not probe whether TLS 1.0/1.1 are accepted");
+    cmd->add_flag("--no-ipv6", check_flags.no_ipv6, "do not connect to AAAA addresses");
+  };
+  auto* check = app.add_subcommand(
+      "check", "check domains as a careful sender: MX, STARTTLS, TLS, certificate, DANE, MTA-STS, TLSRPT");
+  check->footer(
+      "Exit status: 0 every domain success or warning, 1 a domain with a failure or error, 2 usage or set-up "
+      "error.\nJSON schema: docs/check-json.md. Status rules: docs/check.md.");
+  check->add_option("DOMAIN", check_domains, "domains to check")->required();
+  check->add_flag("--json", check_flags.json, "print JSON (docs/check-json.md)");
+  check->add_option("--color", check_flags.colour, "auto, always or never (NO_COLOR is honoured)")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  add_check_options(check);
+  check->callback([&] {
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunCheck(c, check_domains, check_flags); });
+    };
+  });
+  auto* scan = app.add_subcommand("scan", "check many domains concurrently; JSON lines out, a summary on stderr");
+  scan->footer("Exit status: 0 the scan ran (whatever the domains' statuses), 2 usage or set-up error.");
+  scan->add_option("FILE", scan_input, "domains, one per line (# comments); - for stdin")->required();
+  scan->add_option("--concurrency", check_flags.concurrency, "domains checked at once (default 32)")
+      ->check(CLI::Range(1, 4096));
+  scan->add_option("-o,--output", check_flags.output, "write the JSON lines here (default stdout)");
+  scan->add_option("--summary-json", check_flags.summary_json, "also write the summary as JSON to this file");
+  scan->add_flag("-q,--quiet", check_flags.quiet, "no progress on stderr");
+  add_check_options(scan);
+  scan->callback([&] {
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunScan(c, scan_input, check_flags); });
+    };
+  });
+
   // mxsec exim ...
   auto* exim = app.add_subcommand("exim", "answers for Exim, as the MTA-STS Perl script gave them");
   exim->require_subcommand(1);
