@@ -3,6 +3,7 @@
 //
 //   FakeResolver     dns::Resolver from a table of (name, type) -> answer or error
 //   FakeHttpsClient  net::HttpsClient from a table of host -> response or error
+//   FakeSmtpProber   net::SmtpProber from a table of address -> probe result
 //   FakeClock        Clock that only moves when told to
 //   ScopedTempDir    a fresh directory under testing::TempDir(), removed afterwards
 //   PrintTo(store::CacheEntry) so failed comparisons show the fields
@@ -28,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -245,6 +247,77 @@ class FakeHttpsClient : public net::HttpsClient {
   std::map<std::string, int> counts_;
   int total_ = 0;
   std::optional<net::HttpsRequest> last_;
+};
+
+// ---- SMTP -----------------------------------------------------------------------
+
+// Answers probes by address from a table. An address never set is refused
+// at kConnect. A probe offering exactly one legacy version (min == max ==
+// TLS 1.0 or 1.1) is answered from SetLegacy (default: refused at kTls).
+// Counts probes and the most sessions one address had at once; `delay`
+// keeps each session open that long, to observe concurrency.
+class FakeSmtpProber : public net::SmtpProber {
+ public:
+  void Set(std::string_view address, net::SmtpProbeResult result) {
+    std::lock_guard lock(mutex_);
+    results_.insert_or_assign(std::string(address), std::move(result));
+  }
+  void SetLegacy(std::string_view address, net::TlsVersion version, bool accepted) {
+    std::lock_guard lock(mutex_);
+    legacy_.insert_or_assign({std::string(address), static_cast<int>(version)}, accepted);
+  }
+  void SetDelay(std::chrono::milliseconds delay) { delay_ = delay; }
+
+  net::SmtpProbeResult Probe(const net::SmtpProbeRequest& request) override {
+    {
+      std::lock_guard lock(mutex_);
+      requests_.push_back(request);
+      int now = ++active_[request.address];
+      max_active_[request.address] = std::max(max_active_[request.address], now);
+    }
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    std::lock_guard lock(mutex_);
+    --active_[request.address];
+    auto it = results_.find(request.address);
+    if (it == results_.end()) {
+      net::SmtpProbeResult refused;
+      refused.failed = net::SmtpStage::kConnect;
+      refused.error = request.address + ":25: Connection refused";
+      return refused;
+    }
+    net::SmtpProbeResult result = it->second;
+    const bool legacy = request.min_version == request.max_version &&
+                        (request.min_version == net::TlsVersion::kTls10 || request.min_version == net::TlsVersion::kTls11);
+    if (legacy && result.tls) {
+      auto l = legacy_.find({request.address, static_cast<int>(request.min_version)});
+      if (l == legacy_.end() || !l->second) {
+        result.tls = false;
+        result.failed = net::SmtpStage::kTls;
+        result.error = "TLS handshake failed: unsupported protocol";
+      } else {
+        result.tls_version = std::string(net::TlsVersionName(request.min_version));
+      }
+    }
+    return result;
+  }
+
+  std::vector<net::SmtpProbeRequest> Requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  int MaxActive(const std::string& address) const {
+    std::lock_guard lock(mutex_);
+    auto it = max_active_.find(address);
+    return it == max_active_.end() ? 0 : it->second;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, net::SmtpProbeResult> results_;
+  std::map<std::pair<std::string, int>, bool> legacy_;
+  std::vector<net::SmtpProbeRequest> requests_;
+  std::map<std::string, int> active_, max_active_;
+  std::chrono::milliseconds delay_{0};
 };
 
 // ---- Clock ----------------------------------------------------------------------
