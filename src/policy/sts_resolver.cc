@@ -3,6 +3,7 @@
 
 #include "dns/dns.h"
 #include "policy/policy.h"
+#include "tlsrpt/tlsrpt.h"
 
 namespace mxsec::policy {
 
@@ -163,39 +164,12 @@ Result<StsAnswer> StsResolver::RecordFailure(std::string_view domain, std::optio
 }
 
 std::string StsResolver::LookupTlsrptAddress(std::string_view domain) {
-  // RFC 8460 3: the first mailto: URI of the rua field of the _smtp._tls
-  // TXT record. A lookup failure only means no address is known; the full
-  // TLSRPT record parser comes with the TLSRPT part.
-  auto txt = resolver_.LookupTxt("_smtp._tls." + std::string(domain));
-  if (!txt) return "";
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-  };
-  for (std::string_view record : txt->records) {
-    std::vector<std::string_view> fields;
-    for (size_t start = 0; start <= record.size();) {
-      size_t semi = record.find(';', start);
-      if (semi == std::string_view::npos) semi = record.size();
-      fields.push_back(trim(record.substr(start, semi - start)));
-      start = semi + 1;
-    }
-    if (fields.empty() || fields[0] != "v=TLSRPTv1") continue;
-    for (std::string_view field : fields) {
-      if (field.substr(0, 4) != "rua=") continue;
-      std::string_view uris = field.substr(4);
-      for (size_t start = 0; start <= uris.size();) {
-        size_t comma = uris.find(',', start);
-        if (comma == std::string_view::npos) comma = uris.size();
-        std::string_view uri = trim(uris.substr(start, comma - start));
-        if (uri.substr(0, 7) == "mailto:") {
-          uri.remove_prefix(7);
-          return std::string(uri.substr(0, uri.find('!')));  // "!size" suffix of RFC 8460 3
-        }
-        start = comma + 1;
-      }
-    }
+  // RFC 8460 3: the first mailto: URI of the _smtp._tls record. A failed
+  // lookup or an invalid record only means that no address is known.
+  auto record = tlsrpt::DiscoverRecord(resolver_, domain);
+  if (!record) return "";
+  for (const auto& uri : record->rua) {
+    if (uri.scheme == tlsrpt::Uri::Scheme::kMailto) return uri.target;
   }
   return "";
 }
