@@ -3,9 +3,9 @@
 #
 # The bench lab: 1,000 MTA-STS domains d0001.bench.test ... d1000.bench.test
 #   NSD    127.0.63.1@53   zone bench.test. (unsigned), TTL 3600
-#   nginx  127.0.64.1:443  one server block for every mta-sts.<domain> (regex
-#                          server_name), one certificate whose SAN list names
-#                          all 1,000 hosts, issued by the lab's own test CA
+#   nginx  127.0.64.1:443  one server block per mta-sts.<domain> host, each
+#                          with its own one-name certificate (chosen by SNI),
+#                          all issued by the lab's own test CA for one shared key
 # Layout of the lab directory (default BUILD/bench-lab, everything lives there):
 #   .mxsec-bench-lab  marker (safety for rm)
 #   env               KEY=VALUE lines (BENCH_LAB_DIR, BENCH_DNS, BENCH_CA, ...)
@@ -13,11 +13,12 @@
 #                     server must give (input of socketmap_load --domains)
 #   resolv.conf       "nameserver 127.0.63.1" (bind-mounted over /etc/resolv.conf
 #                     in a private mount namespace for the reference daemon)
-#   ca/               test CA (ca.pem, ca.key), server certificate (server.pem/.key)
+#   ca/               test CA (ca.pem, ca.key), the hosts' shared key (server.key)
+#   certs/            mta-sts.<domain>.pem, one certificate per host
 #   zone/             bench.test.zone
 #   nsd/ nginx/       configs, pid files, state
 #   www/<domain>/     document roots (policy at .well-known/mta-sts.txt)
-#   logs/             nsd.log, nginx-error.log, nginx-access.log, openssl.log, ...
+#   logs/             nsd.log, nginx-error.log, openssl.log, ... (no nginx access log)
 
 # The process helpers (lab_pid, lab_stop, lab_alive, lab_wait_pidfile,
 # lab_log_tail) come from the test lab, which sets LC_ALL=C too.
