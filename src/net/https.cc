@@ -56,27 +56,50 @@ class BeastHttpsClient final : public HttpsClient {
   Outcome Get(const HttpsRequest& request) override {
     const auto deadline = std::chrono::steady_clock::now() + request.timeout;
     const std::string what = "https://" + request.host + request.path;
-    auto addresses = dns::LookupAddresses(resolver_, request.host);
-    if (!addresses) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return Failure(HttpsStage::kTimeout, what + ": timed out resolving " + request.host);
+    // A addresses are tried first, then AAAA ones. With A records the AAAA
+    // lookup waits until every A address has failed to connect, so the usual
+    // request costs one DNS query, not two; the addresses and their order
+    // are the same.
+    Addresses addresses;
+    addresses.resolver = &resolver_;
+    if (auto a = resolver_.LookupA(request.host); a && !a->records.empty()) {
+      addresses.list = std::move(a->records);
+      addresses.host = request.host;
+    } else {
+      auto all = dns::LookupAddresses(resolver_, request.host);
+      if (!all) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          return Failure(HttpsStage::kTimeout, what + ": timed out resolving " + request.host);
+        }
+        return Failure(HttpsStage::kResolve, all.error().detail);
       }
-      return Failure(HttpsStage::kResolve, addresses.error().detail);
+      addresses.list = std::move(*all);
     }
 
     auto tls = Context(request.ca_file);
     if (!tls) return tl::unexpected(tls.error());
 
-    asio::io_context io;
+    // This thread's io_context, kept between requests (creating one costs
+    // several syscalls); run() returns once every handler of this request ran.
+    thread_local asio::io_context io{1};
+    io.restart();
     Outcome outcome = Failure(HttpsStage::kHttp, "internal: request did not run");
-    asio::co_spawn(io, Run(io, **tls, request, *addresses, deadline, what, outcome), asio::detached);
+    asio::co_spawn(io, Run(io, **tls, request, addresses, deadline, what, outcome), asio::detached);
     io.run();
     return outcome;
   }
 
  private:
+  // The addresses to connect to; `host` non-empty: its AAAA addresses are
+  // still to be looked up (after the A ones in `list`).
+  struct Addresses {
+    std::vector<std::string> list;
+    std::string host;
+    dns::Resolver* resolver = nullptr;
+  };
+
   static asio::awaitable<void> Run(asio::io_context& io, asio::ssl::context& tls, const HttpsRequest& request,
-                                   const std::vector<std::string>& addresses,
+                                   Addresses& addresses,
                                    std::chrono::steady_clock::time_point deadline, const std::string& what,
                                    Outcome& outcome) {
     beast::ssl_stream<beast::tcp_stream> stream(io, tls);
@@ -87,7 +110,17 @@ class BeastHttpsClient final : public HttpsClient {
     // Connect to the first address that answers.
     std::string connect_errors;
     bool connected = false;
-    for (const auto& address : addresses) {
+    for (size_t i = 0; i < addresses.list.size() || !addresses.host.empty(); ++i) {
+      if (i == addresses.list.size()) {
+        // Every A address failed: now the AAAA ones (a blocking lookup on
+        // this thread, which owns the io_context).
+        auto aaaa = addresses.resolver->LookupAaaa(addresses.host);
+        addresses.host.clear();
+        if (!aaaa) break;
+        addresses.list.insert(addresses.list.end(), aaaa->records.begin(), aaaa->records.end());
+        if (i == addresses.list.size()) break;
+      }
+      const std::string& address = addresses.list[i];
       auto ip = asio::ip::make_address(address, ec);
       if (ec) continue;
       socket.expires_at(deadline);
