@@ -266,6 +266,7 @@ class Daemon {
   asio::signal_set signals_{io_, SIGTERM, SIGINT, SIGHUP};
   bool stopping_ = false;
   int busy_requests_ = 0;
+  SteadyClock::time_point last_trim_{};
 };
 
 Daemon::Decision* Daemon::Cached(const std::string& domain) {
@@ -334,8 +335,17 @@ void Daemon::Complete(const std::string& domain, Decision decision) {
   decision.last_used = std::max(decision.last_used, slot.last_used);
   slot = std::move(decision);
   auto node = waiting_.extract(domain);
-  if (node.empty()) return;
-  for (auto& resume : node.mapped()) asio::post(io_, std::move(resume));
+  if (!node.empty()) {
+    for (auto& resume : node.mapped()) asio::post(io_, std::move(resume));
+  }
+  // A burst of resolutions is over: give the memory it freed (TLS, DNS and
+  // parser buffers, spread over the arenas) back to the system, at most
+  // every ten seconds. Answers stay in decisions_, so nothing is lost.
+  const auto now = SteadyClock::now();
+  if (waiting_.empty() && now - last_trim_ >= std::chrono::seconds(10)) {
+    last_trim_ = now;
+    asio::post(io_, [] { malloc_trim(0); });
+  }
 }
 
 void Daemon::StartWorkers() {
