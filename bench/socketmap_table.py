@@ -2,7 +2,8 @@
 """Prints the bench/socketmap table from the JSON files of one run.
 
 Usage: socketmap_table.py RUN_DIR (written by bench/socketmap: NAME-{cold,c1,
-c16,c16d8}.json from socketmap_load, NAME-rss-{warm,load} in KiB, NAME-skip,
+c16,c16d8}.json from socketmap_load, NAME-rss-{warm,load} in KiB,
+NAME-cold-cpu-ms (server CPU during the cold run), NAME-skip,
 NAME-stop, ref-cache, ref-version, durations).
 """
 import json
@@ -58,6 +59,13 @@ for kind, title in (("c1", "warm, 1 connection"), ("c16", "warm, 16 connections"
 rows.append(("cold, 50 clients: domains/s", [num(n, "cold", "rps") for n in NAMES], ",.1f"))
 rows.append(("    p50 latency (ms)", [None if num(n, "cold", "p50_us") is None else num(n, "cold", "p50_us") / 1000
                                       for n in NAMES], ".1f"))
+def cold_cpu_ms(name):
+    t = text(f"{name}-cold-cpu-ms")
+    n = num(name, "cold", "requests") or 1000
+    return None if t is None else float(t) / n
+
+
+rows.append(("    server CPU per domain (ms)", [cold_cpu_ms(n) for n in NAMES], ".2f"))
 rows.append(("RSS after warm-up (MiB)", [rss_mib(n, "warm") for n in NAMES], ".1f"))
 rows.append(("RSS after the warm runs (MiB)", [rss_mib(n, "load") for n in NAMES], ".1f"))
 
@@ -98,7 +106,7 @@ for label, vals, spec in rows:
 checks = [bad(n) for n in NAMES]
 print(f"{'errors / wrong answers':{w}} " + " ".join(
     f"{(f'{c[0]} / {c[1]}' if c else 'n/a'):>12}" for c in checks) + "   (minimal: answers not checked)")
-print("ratios: mxsec / other; > 1 is better for req/s and domains/s, < 1 is better for latency and RSS")
+print("ratios: mxsec / other; > 1 is better for req/s and domains/s, < 1 is better for latency, CPU and RSS")
 for n in NAMES:
     if text(f"{n}-skip"):
         print(f"{n}: not measured: {text(n + '-skip')}")
