@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <vector>
 #include <mutex>
 
 #include "dns/dns.h"
@@ -53,13 +54,16 @@ struct Query {
   bool done = false;
   int err = 0;
   ub_result* result = nullptr;
+  std::condition_variable wake;  // its answer came, or it is to poll next
 };
 
+// Runs inside ub_process, under the resolver's mutex.
 void OnResult(void* data, int err, ub_result* result) {
   auto* query = static_cast<Query*>(data);
   query->err = err;
   query->result = result;
   query->done = true;
+  query->wake.notify_one();
 }
 
 class UnboundResolver final : public Resolver {
@@ -122,8 +126,9 @@ class UnboundResolver final : public Resolver {
  private:
   // Runs one query to completion or deadline. One waiting thread at a time
   // polls ub_fd and runs ub_process, which delivers every finished query's
-  // callback; the others sleep on a condition variable and wake as soon as
-  // a round of callbacks has run.
+  // callback; each callback wakes only its own thread. A thread that stops
+  // polling hands the poll over to one waiting thread whose answer is still
+  // outstanding, so no thread wakes for nothing.
   Result<UbResultPtr> Resolve(const std::string& name, int type, std::string_view type_name) {
     Query query;
     int async_id = 0;
@@ -134,15 +139,18 @@ class UnboundResolver final : public Resolver {
       return Fail(Code::kTempFail, std::string("cannot start ") + std::string(type_name) + " query for " + name +
                                        ": " + ub_strerror(rc));
     }
+    bool timed_out = false;
     while (!query.done) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) {
         ub_cancel(ctx_.get(), async_id);
-        return Fail(Code::kTempFail, std::string(type_name) + " lookup of " + name + " timed out after " +
-                                         std::to_string(timeout_.count()) + " ms");
+        timed_out = true;
+        break;
       }
       if (polling_) {
-        processed_.wait_until(lock, deadline);
+        waiting_.push_back(&query);
+        query.wake.wait_until(lock, deadline);
+        waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &query));
         continue;
       }
       polling_ = true;
@@ -153,7 +161,17 @@ class UnboundResolver final : public Resolver {
       lock.lock();
       if (ready > 0) ub_process(ctx_.get());
       polling_ = false;
-      processed_.notify_all();
+    }
+    // Whoever polls next: one thread still waiting for its answer.
+    for (Query* other : waiting_) {
+      if (!other->done) {
+        other->wake.notify_one();
+        break;
+      }
+    }
+    if (timed_out) {
+      return Fail(Code::kTempFail, std::string(type_name) + " lookup of " + name + " timed out after " +
+                                       std::to_string(timeout_.count()) + " ms");
     }
     lock.unlock();
     UbResultPtr result(query.result, &ub_resolve_free);
@@ -193,7 +211,7 @@ class UnboundResolver final : public Resolver {
   }
 
   std::mutex mutex_;  // guards ctx_ calls, polling_ and every Query
-  std::condition_variable processed_;
+  std::vector<Query*> waiting_;  // threads asleep while another polls
   bool polling_ = false;
   std::unique_ptr<ub_ctx, decltype(&ub_ctx_delete)> ctx_;
   int fd_;
@@ -213,6 +231,17 @@ Result<std::unique_ptr<Resolver>> MakeUnboundResolver(const ResolverOptions& opt
   // Lab and local resolvers live on loopback; unbound refuses them by default.
   if (auto r = check(ub_ctx_set_option(ctx.get(), "do-not-query-localhost:", "no"), "DNS option"); !r) {
     return tl::unexpected(r.error());
+  }
+  // mxsec keeps what it resolved (the policy cache, the daemon's decision
+  // cache), so libunbound's own caches and its query tables can be small:
+  // their defaults (4 MiB caches, 1024 outgoing ports) cost resident memory
+  // a validating stub does not need.
+  for (const auto& [option, value] : {std::pair{"msg-cache-size:", "1m"}, std::pair{"rrset-cache-size:", "1m"},
+                                      std::pair{"key-cache-size:", "512k"}, std::pair{"neg-cache-size:", "256k"},
+                                      std::pair{"outgoing-range:", "256"}, std::pair{"num-queries-per-thread:", "128"}}) {
+    if (auto r = check(ub_ctx_set_option(ctx.get(), option, value), std::string("DNS option ") + option); !r) {
+      return tl::unexpected(r.error());
+    }
   }
   if (auto r = check(ub_ctx_async(ctx.get(), 1), "DNS threads"); !r) return tl::unexpected(r.error());
   if (options.servers.empty()) {
