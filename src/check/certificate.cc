@@ -9,18 +9,12 @@
 #include <memory>
 
 #include "check/check.h"
+#include "dane/x509_internal.h"
 
 namespace mxsec::check {
 namespace {
 
-struct Free {
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-  void operator()(STACK_OF(X509)* p) const { sk_X509_pop_free(p, X509_free); }
-  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
-};
-template <typename T>
-using Owned = std::unique_ptr<T, Free>;
+using x509::Owned;
 
 std::string NameText(const X509_NAME* name) {
   if (name == nullptr) return "";
@@ -81,15 +75,10 @@ TrustStore::~TrustStore() { X509_STORE_free(static_cast<X509_STORE*>(store_)); }
 Certificate AnalyzeCertificate(const std::vector<std::string>& chain, const TrustStore& trust,
                                std::string_view hostname, int64_t now) {
   Certificate result;
-  Owned<STACK_OF(X509)> certs(sk_X509_new_null());
-  for (const auto& der : chain) {
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-    if (cert == nullptr) {
-      result.pkix_error = "a presented certificate does not parse";
-      return result;
-    }
-    sk_X509_push(certs.get(), cert);
+  Owned<STACK_OF(X509)> certs = x509::DecodeChain(chain);
+  if (!certs) {
+    result.pkix_error = "a presented certificate does not parse";
+    return result;
   }
   if (sk_X509_num(certs.get()) == 0) {
     result.pkix_error = "no certificate presented";

@@ -9,20 +9,12 @@
 #include <memory>
 
 #include "dane/dane.h"
+#include "dane/x509_internal.h"
 
 namespace mxsec::dane {
 namespace {
 
-struct Free {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-  void operator()(SSL* p) const { SSL_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-  void operator()(STACK_OF(X509)* p) const { sk_X509_pop_free(p, X509_free); }
-};
-template <typename T>
-using Owned = std::unique_ptr<T, Free>;
+using x509::Owned;
 
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -142,15 +134,10 @@ Verification Verify(const std::vector<std::string>& chain, const std::vector<dns
     return result;
   }
 
-  Owned<STACK_OF(X509)> untrusted(sk_X509_new_null());
-  for (const auto& der : chain) {
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-    if (cert == nullptr) {
-      result.error = "a presented certificate does not parse";
-      return result;
-    }
-    sk_X509_push(untrusted.get(), cert);
+  Owned<STACK_OF(X509)> untrusted = x509::DecodeChain(chain);
+  if (!untrusted) {
+    result.error = "a presented certificate does not parse";
+    return result;
   }
   Owned<X509_STORE> store(X509_STORE_new());  // DANE brings its own anchors
   Owned<X509_STORE_CTX> verify(X509_STORE_CTX_new());

@@ -2,35 +2,19 @@
 // MX pattern matching (4.1).
 #include <charconv>
 
+#include "base/abnf_internal.h"
 #include "mtasts/mtasts.h"
 
 namespace mxsec::mtasts {
 namespace {
 
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-
-// sts-ext-name / sts-policy-ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool IsExtName(std::string_view s) {
-  if (s.empty() || s.size() > 32 || !IsAlnum(s[0])) return false;
-  for (char c : s) {
-    if (!IsAlnum(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
-}
-
-// sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E)
-bool IsExtValue(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c < 0x21 || c > 0x7e || c == ';' || c == '=') return false;
-  }
-  return true;
-}
-
-std::string At(size_t offset) { return " (at offset " + std::to_string(offset) + ")"; }
+using abnf::At;
+using abnf::IsAlnum;
+using abnf::IsAlpha;
+using abnf::IsDigit;
+using abnf::IsExtName;
+using abnf::IsExtValue;
+using abnf::IsWsp;
 
 }  // namespace
 

@@ -1,33 +1,18 @@
 // The `_smtp._tls` TXT record of RFC 8460 section 3.
+#include "base/abnf_internal.h"
 #include "dns/dns.h"
 #include "tlsrpt/tlsrpt.h"
 
 namespace mxsec::tlsrpt {
 namespace {
 
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-
-// tlsrpt-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool IsExtName(std::string_view s) {
-  if (s.empty() || s.size() > 32 || !(IsAlpha(s[0]) || IsDigit(s[0]))) return false;
-  for (char c : s) {
-    if (!IsAlpha(c) && !IsDigit(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
-}
-
-// tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E)
-bool IsExtValue(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c < 0x21 || c > 0x7e || c == ';' || c == '=') return false;
-  }
-  return true;
-}
-
-std::string At(size_t offset) { return " (at offset " + std::to_string(offset) + ")"; }
+using abnf::At;
+using abnf::IsAlnum;
+using abnf::IsAlpha;
+using abnf::IsDigit;
+using abnf::IsExtName;
+using abnf::IsExtValue;
+using abnf::IsWsp;
 
 // One URI of the rua list: the characters of RFC 3986 that may appear
 // unencoded (no spaces, no ";" or "," which delimit), and a scheme mxsec can
