@@ -83,6 +83,17 @@ std::unique_ptr<HttpsClient> MakeHttpsClient(dns::Resolver& resolver);
 enum class TlsVersion : int { kAny = 0, kTls10 = 0x0301, kTls11 = 0x0302, kTls12 = 0x0303, kTls13 = 0x0304 };
 std::string_view TlsVersionName(TlsVersion version);  // "TLSv1", "TLSv1.1", ... ("any")
 
+// One line of an SMTP reply (RFC 5321 4.2) without its line ending: three
+// digits, then "-" (more lines follow), " " or nothing (the last line).
+// std::nullopt when the line is not a reply line. Pure; what the probe uses
+// on everything a server sends.
+struct ReplyLine {
+  int code = 0;
+  bool last = true;
+  std::string_view text;  // after "ddd-" or "ddd "
+};
+std::optional<ReplyLine> ParseReplyLine(std::string_view line);
+
 struct SmtpProbeRequest {
   std::string address;   // IPv4 or IPv6 literal
   uint16_t port = 25;

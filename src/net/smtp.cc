@@ -146,21 +146,18 @@ class AsioSmtpProber final : public SmtpProber {
       total += n;
       while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
       if (reply.first.empty()) reply.first = Sanitize(line);
-      const bool digits = line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
-                          std::isdigit(static_cast<unsigned char>(line[1])) &&
-                          std::isdigit(static_cast<unsigned char>(line[2]));
-      if (!digits || (line.size() > 3 && line[3] != '-' && line[3] != ' ')) {
+      auto parsed = ParseReplyLine(line);
+      if (!parsed) {
         error = "not an SMTP reply: " + Sanitize(line, 80);
         co_return false;
       }
-      const int code = std::stoi(line.substr(0, 3));
-      if (reply.code != 0 && code != reply.code) {
+      if (reply.code != 0 && parsed->code != reply.code) {
         error = "reply codes differ within one reply: " + Sanitize(line, 80);
         co_return false;
       }
-      reply.code = code;
-      reply.lines.push_back(line.size() > 4 ? line.substr(4) : "");
-      if (line.size() <= 3 || line[3] == ' ') co_return true;
+      reply.code = parsed->code;
+      reply.lines.emplace_back(parsed->text);
+      if (parsed->last) co_return true;
       if (total > kMaxReplyBytes || reply.lines.size() > 200) {
         error = "reply longer than " + std::to_string(kMaxReplyBytes) + " bytes or 200 lines";
         co_return false;
