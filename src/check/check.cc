@@ -417,7 +417,7 @@ struct Checker::Impl {
       Summarize(d, host, r);
       d.mx.push_back(std::move(r));
     }
-    Decide(d, !mx);
+    Decide(d);
     return finish();
   }
 
@@ -543,8 +543,7 @@ struct Checker::Impl {
   }
 
   // The status rules: the most-preferred MX hosts that answered decide.
-  void Decide(DomainResult& d, bool implicit) {
-    (void)implicit;
+  void Decide(DomainResult& d) {
     MtaStsResult& sts = d.mta_sts;
     if (!sts.error.empty()) {
       Add(d.findings, d.status, "mta-sts", sts.status, "MTA-STS: " + sts.error,
