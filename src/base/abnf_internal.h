@@ -31,6 +31,18 @@ inline bool IsExtValue(std::string_view s) {
   return true;
 }
 
+// Skips `*WSP ";" *WSP` at `pos` (the field separator of both records).
+// Returns false, with `pos` unchanged, when there is no ";".
+inline bool SkipSeparator(std::string_view text, size_t& pos) {
+  size_t p = pos;
+  while (p < text.size() && IsWsp(text[p])) ++p;
+  if (p >= text.size() || text[p] != ';') return false;
+  ++p;
+  while (p < text.size() && IsWsp(text[p])) ++p;
+  pos = p;
+  return true;
+}
+
 // " (at offset N)", for error details.
 inline std::string At(size_t offset) { return " (at offset " + std::to_string(offset) + ")"; }
 

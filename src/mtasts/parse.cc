@@ -15,6 +15,7 @@ using abnf::IsDigit;
 using abnf::IsExtName;
 using abnf::IsExtValue;
 using abnf::IsWsp;
+using abnf::SkipSeparator;
 
 }  // namespace
 
@@ -32,13 +33,7 @@ Result<Record> ParseRecord(std::string_view text) {
   size_t fields = 0;
   while (pos < text.size()) {
     // sts-sep = *WSP ";" *WSP
-    size_t sep_start = pos;
-    while (pos < text.size() && IsWsp(text[pos])) ++pos;
-    if (pos >= text.size() || text[pos] != ';') {
-      return Fail(Code::kSyntax, "expected \";\" between fields" + At(sep_start));
-    }
-    ++pos;
-    while (pos < text.size() && IsWsp(text[pos])) ++pos;
+    if (!SkipSeparator(text, pos)) return Fail(Code::kSyntax, "expected \";\" between fields" + At(pos));
     if (pos == text.size()) break;  // optional trailing separator
     // sts-field up to the next WSP or ";"
     size_t field_start = pos;

@@ -13,6 +13,7 @@ using abnf::IsDigit;
 using abnf::IsExtName;
 using abnf::IsExtValue;
 using abnf::IsWsp;
+using abnf::SkipSeparator;
 
 // One URI of the rua list: the characters of RFC 3986 that may appear
 // unencoded (no spaces, no ";" or "," which delimit), and a scheme mxsec can
@@ -64,13 +65,7 @@ Result<Record> ParseRecord(std::string_view text) {
   size_t pos = kVersion.size();
   while (pos < text.size()) {
     // field-delim = *WSP ";" *WSP
-    size_t delim_start = pos;
-    while (pos < text.size() && IsWsp(text[pos])) ++pos;
-    if (pos >= text.size() || text[pos] != ';') {
-      return Fail(Code::kSyntax, "expected \";\" between fields" + At(delim_start));
-    }
-    ++pos;
-    while (pos < text.size() && IsWsp(text[pos])) ++pos;
+    if (!SkipSeparator(text, pos)) return Fail(Code::kSyntax, "expected \";\" between fields" + At(pos));
     if (pos == text.size()) break;  // optional trailing delimiter
     size_t field_start = pos;
     if (text.substr(pos, 4) == "rua=") {
