@@ -49,8 +49,8 @@ bench: build
 
 fuzz: deps
 	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DMXSEC_FUZZ=ON -DMXSEC_TESTS=OFF -DMXSEC_BENCH=OFF
-	ninja -C $(FUZZ_BUILD) fuzz_record fuzz_policy fuzz_cache_entry fuzz_netstring fuzz_tlsrpt_record fuzz_tlsa fuzz_smtp_reply
-	for t in record policy cache_entry netstring tlsrpt_record tlsa smtp_reply; do \
+	ninja -C $(FUZZ_BUILD) fuzz_record fuzz_policy fuzz_cache_entry fuzz_netstring fuzz_tlsrpt_record fuzz_tlsa fuzz_smtp_reply fuzz_policylist
+	for t in record policy cache_entry netstring tlsrpt_record tlsa smtp_reply policylist; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	  ./$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t || exit 1; \
 	done

@@ -70,6 +70,12 @@ int RunCheck(const Config& config, const std::vector<std::string>& domains, cons
 // Exit: 0 the scan ran (whatever the statuses), 2 set-up.
 int RunScan(const Config& config, const std::string& input, const CheckFlags& flags);
 
+// `mxsec list ...`: the STARTTLS-Everywhere list from FILE, or
+// DATA_DIR/policy-list.json when FILE is empty.
+int RunListCheck(const Config& config, const std::string& file);
+int RunListShow(const Config& config, const std::string& file, const std::string& domain, bool json);
+int RunListPostfix(const Config& config, const std::string& file);
+
 enum class EximQuestion { kMode, kValidMx, kMxList };
 int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host);
 

@@ -148,6 +148,34 @@ int main(int argc, char** argv) try {
     };
   });
 
+  // mxsec list ...
+  std::string list_file, list_domain;
+  bool list_json = false;
+  auto* list = app.add_subcommand("list", "the STARTTLS-Everywhere policy list (schema 0.1)");
+  list->require_subcommand(1);
+  auto add_list = [&](const char* name, const char* help) {
+    auto* sub = list->add_subcommand(name, help);
+    sub->add_option("--file", list_file, "the list (default DATA_DIR/policy-list.json)");
+    return sub;
+  };
+  auto* list_check = add_list("check", "validate a list against schema 0.1; every violation on stderr");
+  list_check->callback([&] {
+    action = [&] { return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListCheck(c, list_file); }); };
+  });
+  auto* list_show = add_list("show", "the list's policy for DOMAIN (exit 1 when not listed)");
+  list_show->add_option("DOMAIN", list_domain, "recipient domain")->required();
+  list_show->add_flag("--json", list_json, "print JSON");
+  list_show->callback([&] {
+    action = [&] {
+      return with_config(
+          [&](const mxsec::Config& c) { return mxsec::cli::RunListShow(c, list_file, list_domain, list_json); });
+    };
+  });
+  auto* list_postfix = add_list("postfix", "print an smtp_tls_policy_maps table (enforce: secure match=..., testing: may)");
+  list_postfix->callback([&] {
+    action = [&] { return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListPostfix(c, list_file); }); };
+  });
+
   // mxsec exim ...
   auto* exim = app.add_subcommand("exim", "answers for Exim, as the MTA-STS Perl script gave them");
   exim->require_subcommand(1);
