@@ -10,6 +10,7 @@
 #include "mtasts/mtasts.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "policylist/policylist.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -206,6 +207,23 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
     PrintError(lookup.error().detail);
     return kExitSetup;
   }
+  // The STARTTLS-Everywhere list applies where no MTA-STS policy, fresh or
+  // cached, is known (docs/policylist.md). An unusable list is ignored.
+  std::optional<policylist::List> list;
+  const std::string list_path = config.data_dir + "/policy-list.json";
+  if (std::ifstream in(list_path); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = policylist::ParseList(text.str());
+    if (!parsed) {
+      PrintError("ignoring the policy list " + list_path + ": " + parsed.error().detail);
+    } else if (parsed->Expired(ToUnix(SystemClock().Now()))) {
+      PrintError("ignoring the policy list " + list_path + ": it expired on " +
+                 FormatRfc3339(FromUnix(parsed->expires)));
+    } else {
+      list = std::move(*parsed);
+    }
+  }
   int exit_code = kExitOk;
   for (const auto& name : names) {
     auto answer = lookup->sts->Resolve(name);
@@ -213,8 +231,28 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
       PrintError(answer.error().detail);
       return kExitSetup;
     }
-    if (answer->error && answer->source == policy::Source::kNone) exit_code = kExitNegative;
-    if (as_json) {
+    const policylist::Entry* listed =
+        list && answer->source == policy::Source::kNone ? list->Find(name) : nullptr;
+    if (answer->error && answer->source == policy::Source::kNone && listed == nullptr) exit_code = kExitNegative;
+    if (listed != nullptr) {
+      const std::string mode(policylist::ModeName(listed->policy.mode));
+      if (as_json) {
+        json out = AnswerJson(*answer);
+        out["source"] = "policy-list";
+        out["mode"] = mode;
+        out["mx"] = listed->policy.mxs;
+        out["policy_list"] = {{"alias", listed->alias.empty() ? json(nullptr) : json(listed->alias)},
+                              {"timestamp", FormatRfc3339(FromUnix(list->timestamp))},
+                              {"expires", FormatRfc3339(FromUnix(list->expires))}};
+        PrintJson(out);
+      } else {
+        std::string text = name + ": " + mode + " (policy-list)\n  mx:       " +
+                           policylist::PostfixMatch(listed->policy) + "\n  list expires: " +
+                           FormatRfc3339(FromUnix(list->expires)) + "\n";
+        if (answer->error) text += "  MTA-STS:  " + answer->error->Message() + "\n";
+        std::fputs(text.c_str(), stdout);
+      }
+    } else if (as_json) {
       PrintJson(AnswerJson(*answer));
     } else {
       PrintAnswerText(*answer);
