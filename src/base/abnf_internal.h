@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/base.h"
+
 namespace mxsec::abnf {
 
 inline bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -31,6 +33,17 @@ inline bool IsExtValue(std::string_view s) {
   return true;
 }
 
+// " (at offset N)", for error details.
+inline std::string At(size_t offset) { return " (at offset " + std::to_string(offset) + ")"; }
+
+// The error detail for an extension field `name=value` starting at
+// `offset`, or "" when both parts are valid.
+inline std::string ExtensionError(std::string_view name, std::string_view value, size_t offset) {
+  if (!IsExtName(name)) return "invalid extension name " + Quote(name, 40) + At(offset);
+  if (!IsExtValue(value)) return "invalid value for extension " + Quote(name, 40) + At(offset);
+  return "";
+}
+
 // Skips `*WSP ";" *WSP` at `pos` (the field separator of both records).
 // Returns false, with `pos` unchanged, when there is no ";".
 inline bool SkipSeparator(std::string_view text, size_t& pos) {
@@ -42,8 +55,5 @@ inline bool SkipSeparator(std::string_view text, size_t& pos) {
   pos = p;
   return true;
 }
-
-// " (at offset N)", for error details.
-inline std::string At(size_t offset) { return " (at offset " + std::to_string(offset) + ")"; }
 
 }  // namespace mxsec::abnf

@@ -10,10 +10,8 @@ namespace {
 
 using abnf::At;
 using abnf::IsAlnum;
-using abnf::IsAlpha;
 using abnf::IsDigit;
 using abnf::IsExtName;
-using abnf::IsExtValue;
 using abnf::IsWsp;
 using abnf::SkipSeparator;
 
@@ -57,12 +55,8 @@ Result<Record> ParseRecord(std::string_view text) {
       record.id = std::string(value);
       have_id = true;
     } else {
-      if (!IsExtName(name)) {
-        return Fail(Code::kSyntax, "invalid extension name " + Quote(name, 40) + At(field_start));
-      }
-      if (!IsExtValue(value)) {
-        return Fail(Code::kSyntax,
-                    "invalid value for extension " + Quote(name, 40) + At(field_start));
+      if (auto error = abnf::ExtensionError(name, value, field_start); !error.empty()) {
+        return Fail(Code::kSyntax, error);
       }
       record.extensions.emplace_back(name, value);
     }

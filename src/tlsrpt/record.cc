@@ -7,11 +7,6 @@ namespace mxsec::tlsrpt {
 namespace {
 
 using abnf::At;
-using abnf::IsAlnum;
-using abnf::IsAlpha;
-using abnf::IsDigit;
-using abnf::IsExtName;
-using abnf::IsExtValue;
 using abnf::IsWsp;
 using abnf::SkipSeparator;
 
@@ -99,10 +94,7 @@ Result<Record> ParseRecord(std::string_view text) {
     }
     std::string_view name = text.substr(pos, eq - pos);
     std::string_view value = text.substr(eq + 1, end - eq - 1);
-    if (!IsExtName(name)) return Fail(Code::kSyntax, "invalid extension name " + Quote(name) + At(pos));
-    if (!IsExtValue(value)) {
-      return Fail(Code::kSyntax, "invalid value for extension " + Quote(name) + At(eq + 1));
-    }
+    if (auto error = abnf::ExtensionError(name, value, pos); !error.empty()) return Fail(Code::kSyntax, error);
     record.extensions.emplace_back(std::string(name), std::string(value));
     pos = end;
   }
