@@ -1,5 +1,4 @@
 #include "base/base.h"
-#include "base/yaml_internal.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -14,19 +13,30 @@
 #include <memory>
 #include <mutex>
 
+#include "base/yaml_internal.h"
+
 namespace mxsec {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kNotFound: return "not-found";
-    case Code::kTempFail: return "temp-fail";
-    case Code::kSyntax: return "syntax";
-    case Code::kPermFail: return "perm-fail";
-    case Code::kBogus: return "bogus";
-    case Code::kInsecure: return "insecure";
-    case Code::kIo: return "io";
-    case Code::kInvalidArgument: return "invalid-argument";
-    case Code::kInternal: return "internal";
+    case Code::kNotFound:
+      return "not-found";
+    case Code::kTempFail:
+      return "temp-fail";
+    case Code::kSyntax:
+      return "syntax";
+    case Code::kPermFail:
+      return "perm-fail";
+    case Code::kBogus:
+      return "bogus";
+    case Code::kInsecure:
+      return "insecure";
+    case Code::kIo:
+      return "io";
+    case Code::kInvalidArgument:
+      return "invalid-argument";
+    case Code::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -64,15 +74,12 @@ std::optional<Code> CodeFromName(std::string_view name) {
 
 namespace {
 
-bool IsLdh(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
+bool IsLdh(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 Result<std::string> CheckLdhName(std::string name, std::string_view original) {
   if (name.empty()) return Fail(Code::kInvalidArgument, "empty domain name");
   if (name.size() > 253) {
-    return Fail(Code::kInvalidArgument,
-                "domain name longer than 253 octets: " + Quote(original));
+    return Fail(Code::kInvalidArgument, "domain name longer than 253 octets: " + Quote(original));
   }
   size_t start = 0;
   while (start <= name.size()) {
@@ -91,8 +98,7 @@ Result<std::string> CheckLdhName(std::string name, std::string_view original) {
       }
     }
     if (label.front() == '-' || label.back() == '-') {
-      return Fail(Code::kInvalidArgument,
-                  "label starts or ends with '-' in " + Quote(original));
+      return Fail(Code::kInvalidArgument, "label starts or ends with '-' in " + Quote(original));
     }
     start = end + 1;
   }
@@ -121,8 +127,7 @@ Result<std::string> NormalizeDomain(std::string_view name) {
   int rc = idn2_to_ascii_8z(folded.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
   std::unique_ptr<char, decltype(&idn2_free)> owned(out, &idn2_free);
   if (rc != IDN2_OK) {
-    return Fail(Code::kInvalidArgument,
-                "cannot convert " + Quote(name) + " to an A-label: " + idn2_strerror(rc));
+    return Fail(Code::kInvalidArgument, "cannot convert " + Quote(name) + " to an A-label: " + idn2_strerror(rc));
   }
   return CheckLdhName(FoldDomain(owned.get()), name);
 }
@@ -141,9 +146,7 @@ const Clock& SystemClock() {
   return *clock;
 }
 
-int64_t ToUnix(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
+int64_t ToUnix(SystemTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); }
 
 SystemTime FromUnix(int64_t seconds) { return SystemTime(std::chrono::seconds(seconds)); }
 
@@ -165,10 +168,14 @@ std::mutex g_log_mutex;
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "error";
 }
@@ -184,20 +191,16 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) <= g_log_level.
 void Log(LogLevel level, std::string_view message) {
   if (!LogEnabled(level)) return;
   std::lock_guard<std::mutex> lock(g_log_mutex);
-  std::fprintf(stderr, "mxsec: %s: %.*s\n", LevelName(level), static_cast<int>(message.size()),
-               message.data());
+  std::fprintf(stderr, "mxsec: %s: %.*s\n", LevelName(level), static_cast<int>(message.size()), message.data());
   if (g_syslog) {
     static const int kPriority[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    syslog(kPriority[static_cast<int>(level)], "%.*s", static_cast<int>(message.size()),
-           message.data());
+    syslog(kPriority[static_cast<int>(level)], "%.*s", static_cast<int>(message.size()), message.data());
   }
 }
 
 // ---- Configuration -------------------------------------------------------
 
-std::string Config::CacheFile() const {
-  return cache_file.empty() ? data_dir + "/mtasts.lmdb" : cache_file;
-}
+std::string Config::CacheFile() const { return cache_file.empty() ? data_dir + "/mtasts.lmdb" : cache_file; }
 
 Result<std::string> ParseDnsServer(std::string_view text) {
   std::string host(text);
@@ -213,8 +216,7 @@ Result<std::string> ParseDnsServer(std::string_view text) {
   }
   unsigned char buf[16];
   if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1) {
-    return Fail(Code::kInvalidArgument,
-                "DNS server must be an IP address (IP or IP@PORT), got " + Quote(text));
+    return Fail(Code::kInvalidArgument, "DNS server must be an IP address (IP or IP@PORT), got " + Quote(text));
   }
   return port.empty() ? host : host + "@" + port;
 }
@@ -287,6 +289,34 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
         config.log_level = *level;
       } else if (key == "syslog") {
         config.syslog = value.as<bool>();
+      } else if (key == "policy_list") {
+        if (!value.IsMap()) return Fail(Code::kInvalidArgument, where + ": policy_list must be a mapping");
+        for (const auto& item : value) {
+          key = "policy_list." + item.first.as<std::string>();
+          const std::string at = Where(path, item.first);
+          const YAML::Node& v = item.second;
+          PolicyListConfig& list = config.policy_list;
+          if (key == "policy_list.enabled") {
+            list.enabled = v.as<bool>();
+          } else if (key == "policy_list.url") {
+            list.url = v.as<std::string>();
+          } else if (key == "policy_list.signature_url") {
+            list.signature_url = v.as<std::string>();
+          } else if (key == "policy_list.keyring") {
+            list.keyring = v.as<std::string>();
+          } else if (key == "policy_list.fingerprint") {
+            list.fingerprint = v.as<std::string>();
+          } else if (key == "policy_list.refresh") {
+            int64_t seconds = v.as<int64_t>();
+            if (seconds != 0 && (seconds < 60 || seconds > 172800)) {
+              return Fail(Code::kInvalidArgument,
+                          at + ": policy_list.refresh must be 0 (never) or 60 to 172800 seconds (48 hours)");
+            }
+            list.refresh = std::chrono::seconds(seconds);
+          } else {
+            return Fail(Code::kInvalidArgument, at + ": unknown key '" + key + "'");
+          }
+        }
       } else if (key == "serve") {
         // The daemon's section, read by server::LoadServeConfig.
       } else {
@@ -294,8 +324,8 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
       }
     }
   } catch (const YAML::Exception& e) {
-    return Fail(Code::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": key '" + key +
-                                            "' has the wrong type: " + e.msg);
+    return Fail(Code::kInvalidArgument,
+                path + ":" + std::to_string(e.mark.line + 1) + ": key '" + key + "' has the wrong type: " + e.msg);
   }
   return config;
 }

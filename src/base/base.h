@@ -110,17 +110,34 @@ namespace mxsec {
 // Settings shared by every command. Defaults are the embedded defaults
 // `make run` uses; a YAML file (LoadConfig) and then command-line flags
 // override them. docs/configuration.md documents every key.
+// The key the EFF publishes for the STARTTLS-Everywhere list ("gpg --recv-key
+// B693F333..." in its README): the default pin for `mxsec list update`.
+inline constexpr std::string_view kEffListFingerprint = "B693F33372E965D76D55368616EEA65D03326C9D";
+
+// The `policy_list:` section: where the STARTTLS-Everywhere list comes from
+// and how it is trusted (docs/policylist.md).
+struct PolicyListConfig {
+  bool enabled = true;  // apply DATA_DIR/policy-list.json to policy decisions
+  std::string url = "https://dl.eff.org/starttls-everywhere/policy.json";
+  std::string signature_url;                                   // empty: url + ".asc"
+  std::string keyring;                                         // exported public key file; empty: no automatic updates
+  std::string fingerprint = std::string(kEffListFingerprint);  // the key that must have signed
+  std::chrono::seconds refresh{12 * 3600};                     // mxsec serve's update period (with jitter); 0: never
+};
+
 struct Config {
-  std::string data_dir = "./var";  // stores live here
-  std::string cache_file;          // empty: <data_dir>/mtasts.lmdb
-  std::vector<std::string> dns_servers;  // "IP" or "IP@PORT"; empty: /etc/resolv.conf
+  std::string data_dir = "./var";                        // stores live here
+  std::string cache_file;                                // empty: <data_dir>/mtasts.lmdb
+  std::vector<std::string> dns_servers;                  // "IP" or "IP@PORT"; empty: /etc/resolv.conf
   std::string trust_anchor = "/usr/share/dns/root.key";  // DNSSEC root (dns-root-data)
-  std::string ca_file;             // PEM bundle; empty: the system trust store
-  std::chrono::milliseconds timeout{10000};  // per DNS query and per HTTPS fetch overall
+  std::string ca_file;                                   // PEM bundle; empty: the system trust store
+  std::chrono::milliseconds timeout{10000};              // per DNS query and per HTTPS fetch overall
   LogLevel log_level = LogLevel::kWarning;
   bool syslog = false;
+  PolicyListConfig policy_list;
 
   std::string CacheFile() const;
+  std::string ListFile() const { return data_dir + "/policy-list.json"; }  // the list in force
 };
 
 // Reads a YAML config file over `base`. Unknown keys and wrong types are

@@ -5,10 +5,12 @@
 //   2  usage or set-up error: bad option, bad config, unusable cache file
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/base.h"
+#include "policylist/policylist.h"
 
 namespace mxsec::cli {
 
@@ -53,17 +55,17 @@ struct CheckFlags {
   bool json = false;
   std::string ehlo_name;
   int port = 25;
-  double connect_timeout = 30;   // seconds, one SMTP session
-  double domain_timeout = 120;   // seconds, a whole domain
+  double connect_timeout = 30;  // seconds, one SMTP session
+  double domain_timeout = 120;  // seconds, a whole domain
   bool no_legacy_tls = false;
   bool no_ipv6 = false;
   int per_address = 4;
-  std::string colour = "auto";   // auto, always, never
+  std::string colour = "auto";  // auto, always, never
   // scan only
   int concurrency = 32;
-  std::string output;            // JSON lines; empty or "-": stdout
-  std::string summary_json;      // also write the summary as JSON here
-  bool quiet = false;            // no progress
+  std::string output;        // JSON lines; empty or "-": stdout
+  std::string summary_json;  // also write the summary as JSON here
+  bool quiet = false;        // no progress
 };
 // Exit: 0 every domain success or warning, 1 a failure or error, 2 set-up.
 int RunCheck(const Config& config, const std::vector<std::string>& domains, const CheckFlags& flags);
@@ -75,6 +77,29 @@ int RunScan(const Config& config, const std::string& input, const CheckFlags& fl
 int RunListCheck(const Config& config, const std::string& file);
 int RunListShow(const Config& config, const std::string& file, const std::string& domain, bool json);
 int RunListPostfix(const Config& config, const std::string& file);
+// Reads and validates a list file; prints every violation (or why it cannot
+// be read) on stderr and returns std::nullopt.
+std::optional<policylist::List> LoadList(const std::string& path);
+// The list in force (DATA_DIR/policy-list.json) for policy decisions:
+// std::nullopt when there is none, the list is disabled, or it is invalid or
+// expired (said on stderr).
+std::optional<policylist::List> ActiveList(const Config& config);
+// The path of the list: FILE, or DATA_DIR/policy-list.json when FILE is empty.
+std::string ListPath(const Config& config, const std::string& file);
+// `mxsec list validate DOMAIN`: checks DOMAIN with `mxsec check` against its
+// list entry (VALIDATION.md). Exit: 0 valid, 1 not valid (or not listed),
+// 2 set-up.
+int RunListValidate(const Config& config, const std::string& file, const std::string& domain, const CheckFlags& flags);
+// `mxsec list update [SOURCE]`: fetch or read, verify, validate, install.
+struct ListUpdateFlags {
+  std::string source;       // URL or file; empty: the config's policy_list.url
+  std::string signature;    // URL or file; empty: SOURCE + ".asc"
+  std::string keyring;      // exported public key file; empty: the config's
+  std::string fingerprint;  // pinned signer; empty: the config's (default the EFF's)
+  bool json = false;
+};
+// Exit: 0 installed or already current, 1 refused (the old list stays), 2 set-up.
+int RunListUpdate(const Config& config, const ListUpdateFlags& flags);
 
 enum class EximQuestion { kMode, kValidMx, kMxList };
 int RunExim(const Config& config, EximQuestion question, const std::string& domain, const std::string& host);

@@ -160,7 +160,9 @@ int main(int argc, char** argv) try {
   };
   auto* list_check = add_list("check", "validate a list against schema 0.1; every violation on stderr");
   list_check->callback([&] {
-    action = [&] { return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListCheck(c, list_file); }); };
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListCheck(c, list_file); });
+    };
   });
   auto* list_show = add_list("show", "the list's policy for DOMAIN (exit 1 when not listed)");
   list_show->add_option("DOMAIN", list_domain, "recipient domain")->required();
@@ -171,9 +173,46 @@ int main(int argc, char** argv) try {
           [&](const mxsec::Config& c) { return mxsec::cli::RunListShow(c, list_file, list_domain, list_json); });
     };
   });
-  auto* list_postfix = add_list("postfix", "print an smtp_tls_policy_maps table (enforce: secure match=..., testing: may)");
+  auto* list_postfix =
+      add_list("postfix", "print an smtp_tls_policy_maps table (enforce: secure match=..., testing: may)");
   list_postfix->callback([&] {
-    action = [&] { return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListPostfix(c, list_file); }); };
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListPostfix(c, list_file); });
+    };
+  });
+
+  auto* list_validate = add_list(
+      "validate", "check DOMAIN against its list entry with mxsec check: MX hosts match, STARTTLS, valid certificate");
+  list_validate->footer("Exit status: 0 valid, 1 not valid or not listed, 2 usage or set-up error.");
+  list_validate->add_option("DOMAIN", list_domain, "recipient domain")->required();
+  list_validate->add_flag("--json", check_flags.json, "print JSON");
+  add_check_options(list_validate);
+  list_validate->callback([&] {
+    action = [&] {
+      return with_config(
+          [&](const mxsec::Config& c) { return mxsec::cli::RunListValidate(c, list_file, list_domain, check_flags); });
+    };
+  });
+  mxsec::cli::ListUpdateFlags update_flags;
+  auto* list_update = list->add_subcommand(
+      "update", "fetch (HTTPS) or read a list, verify its OpenPGP signature, validate it and install it");
+  list_update->footer(
+      "Installs DATA_DIR/policy-list.json atomically. Refused, and the list in force kept, when the signature\n"
+      "is missing or not by the pinned key, the list is invalid or expired, or its timestamp is older than\n"
+      "the installed one. Exit status: 0 installed or already current, 1 refused, 2 usage or set-up error.");
+  list_update->add_option("SOURCE", update_flags.source,
+                          "https:// URL or file (default: policy_list.url from the config)");
+  list_update->add_option("--signature", update_flags.signature,
+                          "detached OpenPGP signature, URL or file (default SOURCE.asc)");
+  list_update->add_option("--keyring", update_flags.keyring,
+                          "exported public key file holding the pinned key (default policy_list.keyring)");
+  list_update->add_option("--fingerprint", update_flags.fingerprint,
+                          "fingerprint of the key that must have signed (default policy_list.fingerprint, the EFF's)");
+  list_update->add_flag("--json", update_flags.json, "print the outcome as JSON");
+  list_update->callback([&] {
+    action = [&] {
+      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListUpdate(c, update_flags); });
+    };
   });
 
   // mxsec exim ...
