@@ -95,9 +95,15 @@ void PrintAnswerText(const policy::StsAnswer& answer) {
     std::string mx;
     for (const auto& p : e.mx) mx += (mx.empty() ? "" : ", ") + p;
     text += "  mx:       " + (mx.empty() ? std::string("-") : mx) + "\n";
-    text += "  max_age:  " + std::to_string(e.max_age) + "\n";
-    text += "  id:       " + e.id + "\n";
-    text += "  expires:  " + FormatRfc3339(FromUnix(e.expires)) + "\n";
+    if (answer.source == policy::Source::kPolicyList) {
+      if (!e.id.empty()) text += "  alias:    " + e.id + "\n";
+      text += "  list of:  " + FormatRfc3339(FromUnix(e.fetched_at)) + "\n";
+      text += "  expires:  " + FormatRfc3339(FromUnix(e.expires)) + " (the list's expiry)\n";
+    } else {
+      text += "  max_age:  " + std::to_string(e.max_age) + "\n";
+      text += "  id:       " + e.id + "\n";
+      text += "  expires:  " + FormatRfc3339(FromUnix(e.expires)) + "\n";
+    }
     if (!e.report.empty()) text += "  report:   " + e.report + "\n";
   }
   if (answer.error) {
@@ -209,21 +215,8 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
   }
   // The STARTTLS-Everywhere list applies where no MTA-STS policy, fresh or
   // cached, is known (docs/policylist.md). An unusable list is ignored.
-  std::optional<policylist::List> list;
-  const std::string list_path = config.data_dir + "/policy-list.json";
-  if (std::ifstream in(list_path); in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    auto parsed = policylist::ParseList(text.str());
-    if (!parsed) {
-      PrintError("ignoring the policy list " + list_path + ": " + parsed.error().detail);
-    } else if (parsed->Expired(ToUnix(SystemClock().Now()))) {
-      PrintError("ignoring the policy list " + list_path + ": it expired on " +
-                 FormatRfc3339(FromUnix(parsed->expires)));
-    } else {
-      list = std::move(*parsed);
-    }
-  }
+  const std::optional<policylist::List> list = ActiveList(config);
+  const int64_t now = ToUnix(SystemClock().Now());
   int exit_code = kExitOk;
   for (const auto& name : names) {
     auto answer = lookup->sts->Resolve(name);
@@ -231,29 +224,16 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
       PrintError(answer.error().detail);
       return kExitSetup;
     }
-    const policylist::Entry* listed =
-        list && answer->source == policy::Source::kNone ? list->Find(name) : nullptr;
-    if (answer->error && answer->source == policy::Source::kNone && listed == nullptr) exit_code = kExitNegative;
-    if (listed != nullptr) {
-      const std::string mode(policylist::ModeName(listed->policy.mode));
-      if (as_json) {
-        json out = AnswerJson(*answer);
-        out["source"] = "policy-list";
-        out["mode"] = mode;
-        out["mx"] = listed->policy.mxs;
-        out["policy_list"] = {{"alias", listed->alias.empty() ? json(nullptr) : json(listed->alias)},
+    policy::ApplyPolicyList(*answer, list ? &*list : nullptr, now);
+    if (answer->error && answer->source == policy::Source::kNone) exit_code = kExitNegative;
+    if (as_json) {
+      json out = AnswerJson(*answer);
+      if (answer->source == policy::Source::kPolicyList) {
+        out["policy_list"] = {{"alias", answer->entry->id.empty() ? json(nullptr) : json(answer->entry->id)},
                               {"timestamp", FormatRfc3339(FromUnix(list->timestamp))},
                               {"expires", FormatRfc3339(FromUnix(list->expires))}};
-        PrintJson(out);
-      } else {
-        std::string text = name + ": " + mode + " (policy-list)\n  mx:       " +
-                           policylist::PostfixMatch(listed->policy) + "\n  list expires: " +
-                           FormatRfc3339(FromUnix(list->expires)) + "\n";
-        if (answer->error) text += "  MTA-STS:  " + answer->error->Message() + "\n";
-        std::fputs(text.c_str(), stdout);
       }
-    } else if (as_json) {
-      PrintJson(AnswerJson(*answer));
+      PrintJson(out);
     } else {
       PrintAnswerText(*answer);
     }
@@ -274,14 +254,12 @@ std::string Hex(const std::vector<uint8_t>& data) {
 }
 
 template <typename T, typename Render>
-int PrintDnsAnswer(const Result<dns::Answer<T>>& answer, const std::string& type, const std::string& name,
-                   bool as_json, Render render) {
+int PrintDnsAnswer(const Result<dns::Answer<T>>& answer, const std::string& type, const std::string& name, bool as_json,
+                   Render render) {
   if (!answer) {
     if (as_json) {
-      PrintJson(json{{"name", name},
-                     {"type", type},
-                     {"status", CodeName(answer.error().code)},
-                     {"error", answer.error().detail}});
+      PrintJson(json{
+          {"name", name}, {"type", type}, {"status", CodeName(answer.error().code)}, {"error", answer.error().detail}});
     } else {
       PrintError(answer.error().detail);
     }
@@ -326,11 +304,13 @@ int RunDns(const Config& config, const std::string& type, const std::string& raw
   if (type == "A") return PrintDnsAnswer(r.LookupA(query), type, query, as_json, text);
   if (type == "AAAA") return PrintDnsAnswer(r.LookupAaaa(query), type, query, as_json, text);
   if (type == "MX") {
-    return PrintDnsAnswer(r.LookupMx(query), type, query, as_json,
-                          [](const dns::Mx& mx) { return json{{"preference", mx.preference}, {"host", mx.host}}; });
+    return PrintDnsAnswer(r.LookupMx(query), type, query, as_json, [](const dns::Mx& mx) {
+      return json{{"preference", mx.preference}, {"host", mx.host}};
+    });
   }
   return PrintDnsAnswer(r.LookupTlsa(query), type, query, as_json, [](const dns::Tlsa& t) {
-    return json{{"usage", t.usage}, {"selector", t.selector}, {"matching_type", t.matching_type}, {"data", Hex(t.data)}};
+    return json{
+        {"usage", t.usage}, {"selector", t.selector}, {"matching_type", t.matching_type}, {"data", Hex(t.data)}};
   });
 }
 
@@ -350,6 +330,8 @@ int RunExim(const Config& config, EximQuestion question, const std::string& doma
     PrintError(answer.error().detail);
     return kExitSetup;
   }
+  const std::optional<policylist::List> list = ActiveList(config);
+  policy::ApplyPolicyList(*answer, list ? &*list : nullptr, ToUnix(SystemClock().Now()));
   static constexpr const char* kQuestion[] = {"mode", "valid-mx", "mx-list"};
   std::string out = server::EximAnswer(*answer, kQuestion[static_cast<int>(question)], host);
   if (!out.empty()) std::printf("%s\n", out.c_str());

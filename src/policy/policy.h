@@ -15,7 +15,10 @@
 //  - a temporary failure never erases or weakens a cached policy;
 //  - failures back off (doubling from failure_backoff up to max_backoff), so
 //    a broken domain is not re-queried for every message.
-// Later: DANE and the STARTTLS-Everywhere list join here (DESIGN.md).
+//
+// ApplyPolicyList adds the STARTTLS-Everywhere list below MTA-STS: it
+// decides only where no MTA-STS policy applies. DANE, above both, is judged
+// by the callers that have the DNS answers (the daemon's dane-only).
 #pragma once
 
 #include <chrono>
@@ -25,6 +28,7 @@
 
 #include "base/base.h"
 #include "mtasts/mtasts.h"
+#include "policylist/policylist.h"
 #include "store/store.h"
 
 namespace mxsec::dns {
@@ -37,11 +41,12 @@ class HttpsClient;
 namespace mxsec::policy {
 
 enum class Source {
-  kNone,     // no policy applies
-  kFetched,  // fetched from the policy host during this lookup
-  kCache,    // served from the cache
+  kNone,        // no policy applies
+  kFetched,     // fetched from the policy host during this lookup
+  kCache,       // served from the cache
+  kPolicyList,  // no MTA-STS policy; the STARTTLS-Everywhere list's entry
 };
-std::string_view SourceName(Source source);  // "none", "fetched", "cache"
+std::string_view SourceName(Source source);  // "none", "fetched", "cache", "policy-list"
 
 struct StsAnswer {
   std::string domain;
@@ -54,9 +59,17 @@ struct StsAnswer {
   // kNone when no policy applies.
   mtasts::Mode mode() const;
   // True when a policy applies and `host` matches one of its patterns, or no
-  // policy applies at all. Mode none allows every host.
+  // policy applies at all. Mode none allows every host. A list entry's
+  // patterns match by the list's rules (".x" at any depth).
   bool AllowsMx(std::string_view host) const;
 };
+
+// Where `answer` holds no MTA-STS policy (source kNone), applies the list's
+// entry for its domain: source kPolicyList, entry holding the list's mode,
+// its mxs as published and the list's expiry as `expires`; the MTA-STS
+// error, if any, is kept. Nothing happens when `list` is null, expired at
+// `now` (Unix seconds), or does not name the domain.
+void ApplyPolicyList(StsAnswer& answer, const policylist::List* list, int64_t now);
 
 struct StsOptions {
   mtasts::FetchOptions fetch;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
+
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -38,6 +39,7 @@
 
 #include "dns/dns.h"
 #include "net/net.h"
+#include "policylist/update.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -67,6 +69,12 @@ struct Metrics {
   std::atomic<uint64_t> latency_buckets[kBuckets + 1]{};
   std::atomic<uint64_t> latency_count{0};
   std::atomic<uint64_t> latency_sum_ns{0};
+  std::atomic<uint64_t> decisions_by_source[4]{};  // policy::Source: none, fetched, cache, policy-list
+  std::atomic<uint64_t> list_updates[3]{};         // installed, unchanged, refused
+  std::atomic<uint64_t> list_loads{0}, list_load_errors{0};
+  // The list in force (0: none): its timestamp, expiry and size.
+  std::atomic<int64_t> list_timestamp{0}, list_expires{0};
+  std::atomic<uint64_t> list_domains{0};
 
   void Observe(SteadyClock::duration d) {
     double seconds = std::chrono::duration<double>(d).count();
@@ -84,29 +92,60 @@ struct Metrics {
     if (result_type == "sts-webpki-invalid") Inc(fetch_errors[2]);
   }
 
-  std::string Render(size_t decisions, size_t queued) const {
+  std::string Render(size_t decisions, size_t queued, int64_t now) const {
     std::string o;
     auto line = [&](const std::string& name, uint64_t value) { o += name + " " + std::to_string(value) + "\n"; };
-    o += "# HELP mxsec_socketmap_answers_total Socketmap answers by kind.\n# TYPE mxsec_socketmap_answers_total counter\n";
+    o += "# HELP mxsec_decisions_total Domains resolved, by the source that decided.\n# TYPE mxsec_decisions_total "
+         "counter\n";
+    line("mxsec_decisions_total{source=\"none\"}", decisions_by_source[0]);
+    line("mxsec_decisions_total{source=\"fetched\"}", decisions_by_source[1]);
+    line("mxsec_decisions_total{source=\"cache\"}", decisions_by_source[2]);
+    line("mxsec_decisions_total{source=\"policy-list\"}", decisions_by_source[3]);
+    o += "# HELP mxsec_policy_list_updates_total STARTTLS-Everywhere list updates by outcome.\n# TYPE "
+         "mxsec_policy_list_updates_total counter\n";
+    line("mxsec_policy_list_updates_total{result=\"installed\"}", list_updates[0]);
+    line("mxsec_policy_list_updates_total{result=\"unchanged\"}", list_updates[1]);
+    line("mxsec_policy_list_updates_total{result=\"refused\"}", list_updates[2]);
+    o += "# HELP mxsec_policy_list_loads_total Reads of the list file (at start, after an update or a change).\n# TYPE "
+         "mxsec_policy_list_loads_total counter\n";
+    line("mxsec_policy_list_loads_total{result=\"ok\"}", list_loads);
+    line("mxsec_policy_list_loads_total{result=\"invalid\"}", list_load_errors);
+    const int64_t expires = list_expires;
+    o += "# HELP mxsec_policy_list_expired 1 when the list in force has expired and is no longer applied.\n# TYPE "
+         "mxsec_policy_list_expired gauge\n";
+    line("mxsec_policy_list_expired", expires != 0 && now >= expires ? 1 : 0);
+    o += "# HELP mxsec_policy_list_expires_timestamp_seconds Expiry of the list in force (0: no list).\n# TYPE "
+         "mxsec_policy_list_expires_timestamp_seconds gauge\n";
+    line("mxsec_policy_list_expires_timestamp_seconds", static_cast<uint64_t>(expires));
+    o += "# TYPE mxsec_policy_list_timestamp_seconds gauge\n";
+    line("mxsec_policy_list_timestamp_seconds", static_cast<uint64_t>(list_timestamp.load()));
+    o += "# TYPE mxsec_policy_list_domains gauge\n";
+    line("mxsec_policy_list_domains", list_domains);
+    o += "# HELP mxsec_socketmap_answers_total Socketmap answers by kind.\n# TYPE mxsec_socketmap_answers_total "
+         "counter\n";
     line("mxsec_socketmap_answers_total{answer=\"secure\"}", answers_secure);
     line("mxsec_socketmap_answers_total{answer=\"dane-only\"}", answers_dane);
     line("mxsec_socketmap_answers_total{answer=\"notfound\"}", answers_notfound);
-    o += "# HELP mxsec_bad_requests_total Malformed or oversized requests (connection closed).\n# TYPE mxsec_bad_requests_total counter\n";
+    o += "# HELP mxsec_bad_requests_total Malformed or oversized requests (connection closed).\n# TYPE "
+         "mxsec_bad_requests_total counter\n";
     line("mxsec_bad_requests_total", bad_requests);
-    o += "# HELP mxsec_cache_total Lookups answered from the decision or policy cache, or not.\n# TYPE mxsec_cache_total counter\n";
+    o += "# HELP mxsec_cache_total Lookups answered from the decision or policy cache, or not.\n# TYPE "
+         "mxsec_cache_total counter\n";
     line("mxsec_cache_total{result=\"hit\"}", cache_hits);
     line("mxsec_cache_total{result=\"miss\"}", cache_misses);
     line("mxsec_cache_total{result=\"stale\"}", stale_served);
     o += "# HELP mxsec_resolutions_total Domains resolved by the workers.\n# TYPE mxsec_resolutions_total counter\n";
     line("mxsec_resolutions_total", resolutions);
-    o += "# HELP mxsec_fetch_errors_total Policy failures by TLSRPT result-type.\n# TYPE mxsec_fetch_errors_total counter\n";
+    o += "# HELP mxsec_fetch_errors_total Policy failures by TLSRPT result-type.\n# TYPE mxsec_fetch_errors_total "
+         "counter\n";
     line("mxsec_fetch_errors_total{result_type=\"sts-policy-fetch-error\"}", fetch_errors[0]);
     line("mxsec_fetch_errors_total{result_type=\"sts-policy-invalid\"}", fetch_errors[1]);
     line("mxsec_fetch_errors_total{result_type=\"sts-webpki-invalid\"}", fetch_errors[2]);
     o += "# HELP mxsec_refresh_runs_total Proactive refresh scans.\n# TYPE mxsec_refresh_runs_total counter\n";
     line("mxsec_refresh_runs_total", refresh_runs);
     line("mxsec_dropped_unused_total", dropped_unused);
-    o += "# HELP mxsec_connections Connections accepted, open, and closed for silence.\n# TYPE mxsec_connections_total counter\n";
+    o += "# HELP mxsec_connections Connections accepted, open, and closed for silence.\n# TYPE mxsec_connections_total "
+         "counter\n";
     line("mxsec_connections_total", connections_total);
     line("mxsec_connections_timed_out_total", connections_timed_out);
     o += "# TYPE mxsec_connections_open gauge\n";
@@ -115,7 +154,8 @@ struct Metrics {
     line("mxsec_decisions_cached", decisions);
     o += "# TYPE mxsec_resolutions_queued gauge\n";
     line("mxsec_resolutions_queued", queued);
-    o += "# HELP mxsec_socketmap_latency_seconds Time from request to answer.\n# TYPE mxsec_socketmap_latency_seconds histogram\n";
+    o += "# HELP mxsec_socketmap_latency_seconds Time from request to answer.\n# TYPE mxsec_socketmap_latency_seconds "
+         "histogram\n";
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= kBuckets; ++i) {
       cumulative += latency_buckets[i];
@@ -238,6 +278,14 @@ class Daemon {
 
   asio::awaitable<void> RefreshLoop();
   void RefreshScan();
+
+  // The STARTTLS-Everywhere list: read from DATA_DIR/policy-list.json at
+  // start, after an update, on SIGHUP, and when the file changes (cron's
+  // `mxsec list update`); updated by its own thread when a keyring is set.
+  std::shared_ptr<const policylist::List> List();
+  void LoadList(bool force = false);  // io thread; unless forced, only when the file changed
+  void WarnIfListExpired();
+  void ListUpdaterLoop();
   void OnSignal(int signal);
   void Reload();
   void Shutdown();
@@ -250,6 +298,14 @@ class Daemon {
   std::unique_ptr<store::PolicyCache> cache_;
   std::unique_ptr<policy::StsResolver> sts_;
   Metrics metrics_;
+
+  std::mutex list_mutex_;  // guards list_ and config_.policy_list
+  std::shared_ptr<const policylist::List> list_;
+  std::string list_stamp_;  // inode, size and mtime of the file last read
+  int64_t list_expiry_logged_ = 0;
+  std::condition_variable list_cv_;  // wakes the updater to stop
+  bool list_stopping_ = false;
+  std::thread list_updater_;
 
   std::unordered_map<std::string, Decision> decisions_;
   std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_;  // in flight
@@ -360,6 +416,12 @@ void Daemon::StopWorkers() {
   queue_cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  {
+    std::lock_guard<std::mutex> lock(list_mutex_);
+    list_stopping_ = true;
+  }
+  list_cv_.notify_all();
+  if (list_updater_.joinable()) list_updater_.join();
 }
 
 void Daemon::WorkerLoop() {
@@ -383,6 +445,12 @@ void Daemon::WorkerLoop() {
       decision.answer.domain = domain;
     }
     if (decision.answer.error) metrics_.CountError(mtasts::TlsrptResultType(decision.answer.error->phase));
+    policy::ApplyPolicyList(decision.answer, List().get(), decision.checked_at);
+    Inc(metrics_.decisions_by_source[static_cast<int>(decision.answer.source)]);
+    if (decision.answer.source == policy::Source::kPolicyList && LogEnabled(LogLevel::kInfo)) {
+      Log(LogLevel::kInfo,
+          domain + ": " + decision.answer.entry->mode + " by the STARTTLS-Everywhere list" + " (no MTA-STS policy)");
+    }
     decision.dane_only = DaneOnly(*resolver_, domain);
     Inc(metrics_.resolutions);
     asio::post(io_, [this, domain, d = std::move(decision)]() mutable { Complete(domain, std::move(d)); });
@@ -561,8 +629,10 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
     Decision* decision = Cached(*domain);
     if (decision == nullptr) decision = co_await Decide(*domain);
     --busy_requests_;
-    if (decision != nullptr) answer = EximAnswer(decision->answer, words[0], words.size() == 3 ? words[2] : "");
-    else if (words[0] == "mode") answer = "none";
+    if (decision != nullptr)
+      answer = EximAnswer(decision->answer, words[0], words.size() == 3 ? words[2] : "");
+    else if (words[0] == "mode")
+      answer = "none";
   }
   co_await asio::async_write(socket, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
   socket.shutdown(tcp::socket::shutdown_both, ec);
@@ -592,7 +662,7 @@ asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
       std::lock_guard<std::mutex> lock(queue_mutex_);
       queued = queue_.size();
     }
-    body = metrics_.Render(decisions_.size(), queued);
+    body = metrics_.Render(decisions_.size(), queued, Now());
   } else if (request.rfind("GET /healthz ", 0) == 0) {
     status = stopping_ ? "503 Service Unavailable" : "200 OK";
     body = stopping_ ? "stopping\n" : "ok\n";
@@ -645,6 +715,8 @@ asio::awaitable<void> Daemon::RefreshLoop() {
 // lookups never read one; domains unused for drop_unused_after are dropped.
 void Daemon::RefreshScan() {
   Inc(metrics_.refresh_runs);
+  LoadList();  // a list installed by cron
+  WarnIfListExpired();
   const int64_t now = Now();
   auto domains = cache_->Domains();
   if (!domains) {
@@ -676,9 +748,129 @@ void Daemon::RefreshScan() {
   }
 }
 
+std::shared_ptr<const policylist::List> Daemon::List() {
+  std::lock_guard<std::mutex> lock(list_mutex_);
+  return list_;
+}
+
+void Daemon::LoadList(bool force) {
+  PolicyListConfig settings;
+  {
+    std::lock_guard<std::mutex> lock(list_mutex_);
+    settings = config_.policy_list;
+  }
+  const std::string path = config_.ListFile();
+  std::shared_ptr<const policylist::List> next;
+  std::string stamp;
+  if (settings.enabled) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) {
+      stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+              "." + std::to_string(st.st_mtim.tv_nsec);
+    }
+    if (!force && stamp == list_stamp_ && (!stamp.empty() || List() == nullptr)) return;  // unchanged
+    auto read = policylist::ReadListFile(path);
+    if (!read) {
+      // Keep the list already in force: the file was edited by hand.
+      Inc(metrics_.list_load_errors);
+      list_stamp_ = stamp;
+      Log(LogLevel::kError, "policy list: keeping the list in force: " + read.error().detail);
+      return;
+    }
+    if (*read) next = std::make_shared<const policylist::List>(std::move(**read));
+  }
+  const bool had = List() != nullptr;
+  {
+    std::lock_guard<std::mutex> lock(list_mutex_);
+    list_ = next;
+  }
+  list_stamp_ = stamp;
+  metrics_.list_timestamp = next ? next->timestamp : 0;
+  metrics_.list_expires = next ? next->expires : 0;
+  metrics_.list_domains = next ? next->policies.size() : 0;
+  decisions_.clear();  // answers follow the new list at once
+  if (next) {
+    Inc(metrics_.list_loads);
+    Log(LogLevel::kWarning, "policy list: " + std::to_string(next->policies.size()) + " domains from " + path +
+                                " (list of " + FormatRfc3339(FromUnix(next->timestamp)) + ", expires " +
+                                FormatRfc3339(FromUnix(next->expires)) + ")");
+    list_expiry_logged_ = 0;
+    WarnIfListExpired();
+  } else if (had) {
+    Log(LogLevel::kWarning,
+        "policy list: " + path + (settings.enabled ? " is gone" : " disabled") + ": deciding without the list");
+  }
+}
+
+// An expired list is not applied (ApplyPolicyList); say so loudly, at
+// most once an hour, and in the mxsec_policy_list_expired metric.
+void Daemon::WarnIfListExpired() {
+  auto list = List();
+  const int64_t now = Now();
+  if (!list || !list->Expired(now) || now - list_expiry_logged_ < 3600) return;
+  list_expiry_logged_ = now;
+  Log(LogLevel::kError, "policy list: the STARTTLS-Everywhere list expired on " +
+                            FormatRfc3339(FromUnix(list->expires)) +
+                            " and is NOT applied: update it (mxsec list update; see policy_list in the config)");
+}
+
+// Fetches, verifies and installs a new list every policy_list.refresh
+// (75% to 125% of it), soon after start when the list is missing or old.
+void Daemon::ListUpdaterLoop() {
+  std::mt19937 random(std::random_device{}());
+  auto jittered = [&](std::chrono::seconds period) {
+    std::uniform_int_distribution<int64_t> jitter(period.count() * 3 / 4, period.count() * 5 / 4);
+    return std::chrono::seconds(jitter(random));
+  };
+  std::chrono::seconds wait;
+  {
+    std::lock_guard<std::mutex> lock(list_mutex_);
+    wait = jittered(config_.policy_list.refresh);
+    if (!list_ || Now() - list_->timestamp >= config_.policy_list.refresh.count()) {
+      wait = std::chrono::seconds(std::uniform_int_distribution<int64_t>(2, 30)(random));
+    }
+  }
+  for (;;) {
+    PolicyListConfig settings;
+    {
+      std::unique_lock<std::mutex> lock(list_mutex_);
+      if (list_cv_.wait_for(lock, wait, [this] { return list_stopping_; })) return;
+      settings = config_.policy_list;
+    }
+    if (!settings.enabled || settings.keyring.empty() || settings.refresh.count() == 0) {
+      wait = std::chrono::minutes(10);  // off (a reload may turn it on): look again later
+      continue;
+    }
+    policylist::UpdateRequest request;
+    request.source = settings.url;
+    request.signature = settings.signature_url;
+    request.keyring = settings.keyring;
+    request.fingerprint = settings.fingerprint;
+    request.ca_file = config_.ca_file;
+    request.timeout = config_.timeout;
+    auto outcome = policylist::Update(*https_, request, config_.ListFile(), Now());
+    wait = jittered(settings.refresh);
+    if (!outcome) {
+      Inc(metrics_.list_updates[2]);
+      Log(LogLevel::kError, "policy list update refused, the list in force is unchanged: " + outcome.error().detail);
+      wait = std::min(wait, std::chrono::seconds(3600));  // try again within the hour
+      continue;
+    }
+    Inc(metrics_.list_updates[outcome->installed ? 0 : 1]);
+    if (outcome->installed) {
+      Log(LogLevel::kWarning, "policy list updated: list of " + FormatRfc3339(FromUnix(outcome->timestamp)) + ", " +
+                                  std::to_string(outcome->domains) + " domains, signed by " + outcome->signer);
+      asio::post(io_, [this] { LoadList(true); });
+    } else {
+      Log(LogLevel::kInfo, "policy list: already current");
+    }
+  }
+}
+
 void Daemon::Reload() {
   if (serve_.config_path.empty()) {
-    Log(LogLevel::kInfo, "SIGHUP: no config file to reload");
+    Log(LogLevel::kInfo, "SIGHUP: no config file to reload; reading the policy list again");
+    LoadList(true);
     return;
   }
   auto config = LoadConfig(serve_.config_path);
@@ -703,6 +895,11 @@ void Daemon::Reload() {
   next.config_path = serve_.config_path;
   serve_ = std::move(next);
   ConfigureLogging(config->log_level, config->syslog);
+  {
+    std::lock_guard<std::mutex> lock(list_mutex_);
+    config_.policy_list = config->policy_list;
+  }
+  LoadList(true);
   decisions_.clear();  // answers follow the new zone settings at once
   Log(LogLevel::kWarning, "SIGHUP: configuration reloaded from " + serve_.config_path);
 }
@@ -805,19 +1002,21 @@ Result<void> Daemon::Start() {
           gid = gr->gr_gid;
         }
         if (chown(unix_path_.c_str(), pw->pw_uid, gid) != 0) {
-          return Fail(Code::kIo, "socketmap: cannot chown " + unix_path_ + " to " + owner + ": " + std::strerror(errno));
+          return Fail(Code::kIo,
+                      "socketmap: cannot chown " + unix_path_ + " to " + owner + ": " + std::strerror(errno));
         }
       }
-      asio::co_spawn(io_, AcceptLoop(*socketmap_unix_, [this](unix_socket::socket s) {
-                       return SocketmapSession(std::move(s));
-                     }),
-                     asio::detached);
+      asio::co_spawn(
+          io_, AcceptLoop(*socketmap_unix_, [this](unix_socket::socket s) { return SocketmapSession(std::move(s)); }),
+          asio::detached);
     } else {
       if (auto r = listen_tcp("socketmap", serve_.socketmap, socketmap_tcp_); !r) return r;
-      asio::co_spawn(io_, AcceptLoop(*socketmap_tcp_, [this](tcp::socket s) {
-                       s.set_option(tcp::no_delay(true));
-                       return SocketmapSession(std::move(s));
-                     }),
+      asio::co_spawn(io_,
+                     AcceptLoop(*socketmap_tcp_,
+                                [this](tcp::socket s) {
+                                  s.set_option(tcp::no_delay(true));
+                                  return SocketmapSession(std::move(s));
+                                }),
                      asio::detached);
     }
   }
@@ -831,7 +1030,12 @@ Result<void> Daemon::Start() {
     asio::co_spawn(io_, AcceptLoop(*http_, [this](tcp::socket s) { return HttpSession(std::move(s)); }),
                    asio::detached);
   }
+  LoadList();
   StartWorkers();
+  if (config_.policy_list.keyring.empty() && config_.policy_list.enabled) {
+    Log(LogLevel::kInfo, "policy list: no policy_list.keyring set: no automatic updates");
+  }
+  list_updater_ = std::thread([this] { ListUpdaterLoop(); });
   asio::co_spawn(io_, RefreshLoop(), asio::detached);
   signals_.async_wait([this](const boost::system::error_code& ec, int s) {
     if (!ec) OnSignal(s);

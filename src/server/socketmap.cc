@@ -51,8 +51,8 @@ std::optional<std::string> NetstringReader::Next() {
   size_t length = 0;
   std::from_chars(rest.data(), rest.data() + colon, length);
   if (length > max_payload_) {
-    error_ = "netstring of " + std::to_string(length) + " bytes exceeds the " + std::to_string(max_payload_) +
-             "-byte limit";
+    error_ =
+        "netstring of " + std::to_string(length) + " bytes exceeds the " + std::to_string(max_payload_) + "-byte limit";
     return std::nullopt;
   }
   if (rest.size() < colon + 1 + length + 1) return std::nullopt;
@@ -119,7 +119,8 @@ std::vector<std::string> PolicyLines(const store::CacheEntry& entry, std::string
       // ParsePolicy accepted every line: "key:" *WSP value *WSP, CRLF or LF.
       size_t colon = line.find(':');
       bool printable = true;
-      for (unsigned char c : line) printable = printable && (c >= 0x20 || c == '\t') && c < 0x7f && c != '{' && c != '}';
+      for (unsigned char c : line)
+        printable = printable && (c >= 0x20 || c == '\t') && c < 0x7f && c != '{' && c != '}';
       if (colon == std::string_view::npos || !printable) continue;
       std::string_view value = line.substr(colon + 1);
       const size_t first = value.find_first_not_of(" \t");
@@ -157,7 +158,8 @@ std::string SocketmapAnswer(const policy::StsAnswer& answer, bool dane_only, con
   std::string out = "OK secure match=";
   for (size_t i = 0; i < patterns.size(); ++i) out += (i ? ":" : "") + patterns[i];
   if (zone.require_sni) out += " servername=hostname";
-  if (zone.tlsrpt) {
+  // The list is no MTA-STS policy: TLSRPT has no policy type for it.
+  if (zone.tlsrpt && answer.source != policy::Source::kPolicyList) {
     // Postfix 3.10 TLSRPT_README: attributes of an MTA-STS plugin answer.
     out += " policy_type=sts policy_domain=" + answer.domain;
     for (std::string_view p : published) out.append(" mx_host_pattern=").append(p);
