@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "check/check.h"
+#include "cli/check_setup.h"
 #include "cli/cli.h"
 #include "dns/dns.h"
 #include "net/net.h"
@@ -22,42 +23,6 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-// Everything a check needs, built from the config and flags.
-struct CheckSetup {
-  std::unique_ptr<dns::Resolver> resolver;
-  std::unique_ptr<net::HttpsClient> https;
-  std::unique_ptr<net::SmtpProber> prober;
-  std::unique_ptr<check::Checker> checker;
-
-  static Result<CheckSetup> Make(const Config& config, const CheckFlags& flags) {
-    if (flags.port < 1 || flags.port > 65535) return Fail(Code::kInvalidArgument, "--port must be 1-65535");
-    if (flags.connect_timeout <= 0 || flags.domain_timeout <= 0) {
-      return Fail(Code::kInvalidArgument, "time limits must be positive");
-    }
-    CheckSetup setup;
-    auto resolver = dns::MakeUnboundResolver({config.dns_servers, config.trust_anchor, config.timeout});
-    if (!resolver) return tl::unexpected(resolver.error());
-    setup.resolver = std::move(*resolver);
-    setup.https = net::MakeHttpsClient(*setup.resolver);
-    setup.prober = net::MakeSmtpProber();
-    auto trust = check::TrustStore::Load(config.ca_file);
-    if (!trust) return tl::unexpected(trust.error());
-    check::CheckOptions options;
-    options.ehlo_name = flags.ehlo_name;
-    options.port = static_cast<uint16_t>(flags.port);
-    options.ca_file = config.ca_file;
-    options.connect_timeout = Millis(flags.connect_timeout);
-    options.domain_timeout = Millis(flags.domain_timeout);
-    options.https_timeout = config.timeout;
-    options.probe_legacy_tls = !flags.no_legacy_tls;
-    options.per_address_limit = flags.per_address;
-    options.ipv6 = !flags.no_ipv6;
-    setup.checker = std::make_unique<check::Checker>(*setup.resolver, *setup.prober, *setup.https,
-                                                     std::move(*trust), options, SystemClock());
-    return setup;
-  }
-};
-
 bool UseColour(const std::string& mode, int fd) {
   if (mode == "always") return true;
   if (mode == "never") return false;
@@ -65,6 +30,36 @@ bool UseColour(const std::string& mode, int fd) {
 }
 
 }  // namespace
+
+Result<CheckSetup> CheckSetup::Make(const Config& config, const CheckFlags& flags, int max_mx) {
+  if (flags.port < 1 || flags.port > 65535) return Fail(Code::kInvalidArgument, "--port must be 1-65535");
+  if (flags.connect_timeout <= 0 || flags.domain_timeout <= 0) {
+    return Fail(Code::kInvalidArgument, "time limits must be positive");
+  }
+  if (max_mx < 1) return Fail(Code::kInvalidArgument, "at least one MX host must be checked");
+  CheckSetup setup;
+  auto resolver = dns::MakeUnboundResolver({config.dns_servers, config.trust_anchor, config.timeout});
+  if (!resolver) return tl::unexpected(resolver.error());
+  setup.resolver = std::move(*resolver);
+  setup.https = net::MakeHttpsClient(*setup.resolver);
+  setup.prober = net::MakeSmtpProber();
+  auto trust = check::TrustStore::Load(config.ca_file);
+  if (!trust) return tl::unexpected(trust.error());
+  check::CheckOptions options;
+  options.ehlo_name = flags.ehlo_name;
+  options.port = static_cast<uint16_t>(flags.port);
+  options.ca_file = config.ca_file;
+  options.connect_timeout = Millis(flags.connect_timeout);
+  options.domain_timeout = Millis(flags.domain_timeout);
+  options.https_timeout = config.timeout;
+  options.probe_legacy_tls = !flags.no_legacy_tls;
+  options.per_address_limit = flags.per_address;
+  options.max_mx = max_mx;
+  options.ipv6 = !flags.no_ipv6;
+  setup.checker = std::make_unique<check::Checker>(*setup.resolver, *setup.prober, *setup.https, std::move(*trust),
+                                                   options, SystemClock());
+  return setup;
+}
 
 int RunCheck(const Config& config, const std::vector<std::string>& domains, const CheckFlags& flags) {
   auto setup = CheckSetup::Make(config, flags);
