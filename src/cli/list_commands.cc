@@ -124,14 +124,12 @@ std::optional<policylist::List> ActiveList(const Config& config) {
 }
 
 int RunListUpdate(const Config& config, const ListUpdateFlags& flags) {
-  policylist::UpdateRequest request;
-  request.source = flags.source.empty() ? config.policy_list.url : flags.source;
-  request.signature = flags.signature;
-  if (request.signature.empty() && flags.source.empty()) request.signature = config.policy_list.signature_url;
-  request.keyring = flags.keyring.empty() ? config.policy_list.keyring : flags.keyring;
-  request.fingerprint = flags.fingerprint.empty() ? config.policy_list.fingerprint : flags.fingerprint;
-  request.ca_file = config.ca_file;
-  request.timeout = config.timeout;
+  policylist::UpdateRequest request = policylist::RequestFromConfig(config);
+  // A source given replaces the configured one, and its signature too.
+  if (!flags.source.empty()) request.source = flags.source;
+  if (!flags.signature.empty() || !flags.source.empty()) request.signature = flags.signature;
+  if (!flags.keyring.empty()) request.keyring = flags.keyring;
+  if (!flags.fingerprint.empty()) request.fingerprint = flags.fingerprint;
   auto resolver = dns::MakeUnboundResolver({config.dns_servers, config.trust_anchor, config.timeout});
   if (!resolver) {
     PrintError(resolver.error().detail);
@@ -153,6 +151,7 @@ int RunListUpdate(const Config& config, const ListUpdateFlags& flags) {
     PrintError("list update: " + outcome.error().detail + (setup ? "" : "; the list in force is unchanged"));
     return setup ? kExitSetup : kExitNegative;
   }
+  if (!outcome->warning.empty()) PrintError("list update: warning: " + outcome->warning);
   const auto date = [](int64_t t) { return FormatRfc3339(FromUnix(t)); };
   if (flags.json) {
     std::printf("%s\n", json{{"result", outcome->installed ? "installed" : "unchanged"},
@@ -162,7 +161,8 @@ int RunListUpdate(const Config& config, const ListUpdateFlags& flags) {
                              {"domains", outcome->domains},
                              {"previous_timestamp",
                               outcome->previous_timestamp ? json(date(outcome->previous_timestamp)) : json(nullptr)},
-                             {"signer", outcome->signer}}
+                             {"signer", outcome->signer},
+                             {"warning", outcome->warning.empty() ? json(nullptr) : json(outcome->warning)}}
                             .dump()
                             .c_str());
   } else if (outcome->installed) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -97,14 +98,18 @@ std::string Resolve(const Url& base, const std::string& location) {
   return origin + base.path.substr(0, base.path.rfind('/') + 1) + location;
 }
 
+bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
+
 Result<std::string> Fetch(net::HttpsClient& https, const std::string& source, size_t max_bytes,
-                          const std::string& ca_file, std::chrono::milliseconds timeout) {
+                          const std::string& ca_file, std::chrono::milliseconds timeout,
+                          const std::atomic<bool>* cancel) {
   std::string url = source;
   for (int redirects = 0;; ++redirects) {
     auto parsed = ParseHttpsUrl(url);
     if (!parsed) {
-      return Fail(parsed.error().code,
-                  redirects == 0 ? parsed.error().detail : source + ": redirected to " + parsed.error().detail);
+      // A bad URL given is a set-up error; a bad redirect is the server's.
+      if (redirects == 0) return tl::unexpected(parsed.error());
+      return Fail(Code::kPermFail, source + ": redirected to " + parsed.error().detail);
     }
     net::HttpsRequest request;
     request.host = parsed->host;
@@ -113,6 +118,7 @@ Result<std::string> Fetch(net::HttpsClient& https, const std::string& source, si
     request.max_body = max_bytes;
     request.timeout = timeout;
     request.ca_file = ca_file;
+    if (Cancelled(cancel)) return Fail(Code::kTempFail, "cannot fetch " + url + ": mxsec is stopping");
     auto response = https.Get(request);
     if (!response) {
       return Fail(Code::kTempFail, "cannot fetch " + url + ": " +
@@ -132,9 +138,9 @@ Result<std::string> Fetch(net::HttpsClient& https, const std::string& source, si
   }
 }
 
-// Writes `data` to `path` so that readers see the old or the new file,
-// never a part: a temporary file beside it, fsync, rename.
-Result<void> WriteAtomically(const std::string& path, std::string_view data) {
+// Writes `data` to a temporary file beside `path`, fsynced, and returns its
+// name; nothing is left behind on failure.
+Result<std::string> WriteTemp(const std::string& path, std::string_view data) {
   const std::string temp = path + ".tmp." + std::to_string(getpid());
   Fd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) return Fail(Code::kIo, "cannot create " + temp + ": " + Errno());
@@ -153,6 +159,12 @@ Result<void> WriteAtomically(const std::string& path, std::string_view data) {
     unlink(temp.c_str());
     return Fail(Code::kIo, error);
   }
+  return temp;
+}
+
+// Renames `temp` over `path`: readers see the old file or the new one,
+// never a part. `temp` is removed on failure.
+Result<void> Replace(const std::string& temp, const std::string& path) {
   if (rename(temp.c_str(), path.c_str()) != 0) {
     const std::string error = "cannot rename " + temp + " to " + path + ": " + Errno();
     unlink(temp.c_str());
@@ -182,9 +194,21 @@ Result<std::optional<List>> ReadListFile(const std::string& path) {
 }
 
 Result<std::string> ReadSource(net::HttpsClient& https, const std::string& source, size_t max_bytes,
-                               const std::string& ca_file, std::chrono::milliseconds timeout) {
-  if (source.find("://") != std::string::npos) return Fetch(https, source, max_bytes, ca_file, timeout);
+                               const std::string& ca_file, std::chrono::milliseconds timeout,
+                               const std::atomic<bool>* cancel) {
+  if (source.find("://") != std::string::npos) return Fetch(https, source, max_bytes, ca_file, timeout, cancel);
   return ReadFile(source, max_bytes);
+}
+
+UpdateRequest RequestFromConfig(const Config& config) {
+  UpdateRequest request;
+  request.source = config.policy_list.url;
+  request.signature = config.policy_list.signature_url;
+  request.keyring = config.policy_list.keyring;
+  request.fingerprint = config.policy_list.fingerprint;
+  request.ca_file = config.ca_file;
+  request.timeout = config.timeout;
+  return request;
 }
 
 Result<UpdateOutcome> Update(net::HttpsClient& https, const UpdateRequest& request, const std::string& path,
@@ -197,13 +221,14 @@ Result<UpdateOutcome> Update(net::HttpsClient& https, const UpdateRequest& reque
   auto pinned = NormalizeFingerprint(request.fingerprint);
   if (!pinned) return Fail(Code::kInvalidArgument, "policy list fingerprint: " + pinned.error().detail);
   auto keyring = ReadFile(request.keyring, 1 << 20);
-  if (!keyring) return Fail(keyring.error().code, "keyring: " + keyring.error().detail);
+  if (!keyring) return Fail(Code::kInvalidArgument, "keyring: " + keyring.error().detail);
 
   // 1. Fetch.
-  auto text = ReadSource(https, request.source, kMaxListBytes, request.ca_file, request.timeout);
+  auto text = ReadSource(https, request.source, kMaxListBytes, request.ca_file, request.timeout, request.cancel);
   if (!text) return tl::unexpected(text.error());
   const std::string signature_source = request.signature.empty() ? request.source + ".asc" : request.signature;
-  auto signature = ReadSource(https, signature_source, kMaxSignatureBytes, request.ca_file, request.timeout);
+  auto signature =
+      ReadSource(https, signature_source, kMaxSignatureBytes, request.ca_file, request.timeout, request.cancel);
   if (!signature) {
     return Fail(signature.error().code, "no signature for the list: " + signature.error().detail);
   }
@@ -240,9 +265,14 @@ Result<UpdateOutcome> Update(net::HttpsClient& https, const UpdateRequest& reque
   outcome.expires = list->expires;
   outcome.domains = list->policies.size();
   outcome.signer = signer->fingerprint;
-  auto current_text = ReadFile(path, kMaxListBytes);
-  if (current_text) {
-    // An unreadable or invalid list in force does not block its repair.
+  std::error_code exists_error;
+  if (std::filesystem::exists(path, exists_error)) {
+    // The rollback check needs the list in force: when it cannot be read,
+    // refuse. An invalid list in force does not block its repair.
+    auto current_text = ReadFile(path, kMaxListBytes);
+    if (!current_text) {
+      return Fail(Code::kIo, "cannot check for a rollback: " + current_text.error().detail);
+    }
     if (auto current = ParseList(*current_text)) {
       outcome.previous_timestamp = current->timestamp;
       if (list->timestamp < current->timestamp) {
@@ -252,10 +282,26 @@ Result<UpdateOutcome> Update(net::HttpsClient& https, const UpdateRequest& reque
       }
       if (*current_text == *text) return outcome;  // already in force
     }
+  } else if (exists_error) {
+    return Fail(Code::kIo, "cannot check for a rollback: " + path + ": " + exists_error.message());
   }
-  if (auto written = WriteAtomically(path, *text); !written) return tl::unexpected(written.error());
-  if (auto written = WriteAtomically(path + ".asc", *signature); !written) return tl::unexpected(written.error());
-  if (auto synced = SyncDirectory(dir); !synced) return tl::unexpected(synced.error());
+  // Both files are written and synced before either replaces the old one;
+  // the list's rename is the one step that puts the new list in force.
+  auto list_temp = WriteTemp(path, *text);
+  if (!list_temp) return tl::unexpected(list_temp.error());
+  auto signature_temp = WriteTemp(path + ".asc", *signature);
+  if (!signature_temp) {
+    unlink(list_temp->c_str());
+    return tl::unexpected(signature_temp.error());
+  }
+  if (auto replaced = Replace(*signature_temp, path + ".asc"); !replaced) {
+    unlink(list_temp->c_str());
+    return tl::unexpected(replaced.error());
+  }
+  if (auto replaced = Replace(*list_temp, path); !replaced) return tl::unexpected(replaced.error());
+  // The new list is in force; a failed directory sync only risks its
+  // rename on a crash, which leaves the old list: a warning, not a refusal.
+  if (auto synced = SyncDirectory(dir); !synced) outcome.warning = synced.error().detail;
   outcome.installed = true;
   return outcome;
 }

@@ -17,6 +17,7 @@
 // stays in force, and the error says which step refused and why.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -41,17 +42,23 @@ Result<std::optional<List>> ReadListFile(const std::string& path);
 // Reads an https:// URL through `https` (trusting `ca_file`, or the system
 // store when empty) or, for anything else, a local file; at most
 // `max_bytes`. Errors are one line naming the source.
+// A set `cancel` stops before the next request.
 Result<std::string> ReadSource(net::HttpsClient& https, const std::string& source, size_t max_bytes,
-                               const std::string& ca_file, std::chrono::milliseconds timeout);
+                               const std::string& ca_file, std::chrono::milliseconds timeout,
+                               const std::atomic<bool>* cancel = nullptr);
 
 struct UpdateRequest {
-  std::string source;                        // URL or file of the list
-  std::string signature;                     // URL or file of the signature; empty: source + ".asc"
-  std::string keyring;                       // file: the exported public key(s)
-  std::string fingerprint;                   // the key that must have signed
-  std::string ca_file;                       // for HTTPS; empty: the system store
-  std::chrono::milliseconds timeout{30000};  // each fetch
+  std::string source;                         // URL or file of the list
+  std::string signature;                      // URL or file of the signature; empty: source + ".asc"
+  std::string keyring;                        // file: the exported public key(s)
+  std::string fingerprint;                    // the key that must have signed
+  std::string ca_file;                        // for HTTPS; empty: the system store
+  std::chrono::milliseconds timeout{30000};   // each fetch
+  const std::atomic<bool>* cancel = nullptr;  // set: stop before the next fetch (shutdown)
 };
+
+// The request the configuration describes (policy_list, ca_file, timeout).
+UpdateRequest RequestFromConfig(const Config& config);
 
 struct UpdateOutcome {
   bool installed = false;  // false: the same list was already in force
@@ -60,12 +67,17 @@ struct UpdateOutcome {
   size_t domains = 0;
   int64_t previous_timestamp = 0;  // of the list replaced; 0: there was none
   std::string signer;              // fingerprint of the signing key
+  std::string warning;             // installed, but the data directory could not be synced
 };
 
 // Runs steps 1-5 for the list in force at `path`. `now` is Unix seconds.
-// Errors: kInvalidArgument (no keyring, bad fingerprint), kIo (a file or
-// the data directory), kTempFail (a fetch), kPermFail (signature, expiry,
-// rollback), kSyntax (the list or signature does not parse).
+// Errors: kInvalidArgument (no keyring or an unreadable one, a bad
+// fingerprint or source URL), kIo (a file or
+// the data directory, or the list in force cannot be read for the rollback
+// check), kTempFail (a fetch), kPermFail (signature, expiry, rollback, a
+// redirect elsewhere than https://), kSyntax (the list or signature does
+// not parse). On every error the list in force is unchanged (and so is its
+// signature, but for the unlikely failure of the very last rename).
 Result<UpdateOutcome> Update(net::HttpsClient& https, const UpdateRequest& request, const std::string& path,
                              int64_t now);
 

@@ -266,6 +266,7 @@ TEST_F(UpdateTest, FetchFailuresAndPlainHttpAreRefused) {
   https_.SetResponse("dl.example.test", 301, "text/html", "", "http://dl.example.test/policy.json");
   outcome = Run();
   ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, Code::kPermFail);  // the server's doing, not a set-up error
   EXPECT_NE(outcome.error().detail.find("not an https:// URL"), std::string::npos) << outcome.error().detail;
 
   https_.SetResponse("dl.example.test", 404, "text/html", "not found");
@@ -274,6 +275,38 @@ TEST_F(UpdateTest, FetchFailuresAndPlainHttpAreRefused) {
   EXPECT_EQ(outcome.error().code, Code::kPermFail);
   EXPECT_NE(outcome.error().detail.find("HTTP status 404"), std::string::npos) << outcome.error().detail;
   EXPECT_FALSE(std::filesystem::exists(active_));
+}
+
+TEST_F(UpdateTest, AListInForceThatCannotBeReadBlocksTheUpdate) {
+  // Without the list in force there is no rollback check: refuse.
+  std::filesystem::create_directories(active_);  // a directory where the list should be
+  Offer(MakeList(kNow - 60, kNow + 86400), *signer_);
+  auto outcome = Run();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, Code::kIo);
+  EXPECT_NE(outcome.error().detail.find("cannot check for a rollback"), std::string::npos) << outcome.error().detail;
+  EXPECT_TRUE(std::filesystem::is_directory(active_));
+  EXPECT_FALSE(std::filesystem::exists(active_ + ".asc"));
+}
+
+TEST_F(UpdateTest, AnUnreadableKeyringIsASetUpError) {
+  request_.keyring = Path("missing.asc");
+  Offer(MakeList(kNow - 60, kNow + 86400), *signer_);
+  auto outcome = Run();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, Code::kInvalidArgument);
+  EXPECT_NE(outcome.error().detail.find("missing.asc"), std::string::npos) << outcome.error().detail;
+}
+
+TEST_F(UpdateTest, ACancelledUpdateStopsBeforeFetching) {
+  std::atomic<bool> cancel{true};
+  request_.cancel = &cancel;
+  request_.source = "https://dl.example.test/policy.json";
+  auto outcome = Run();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, Code::kTempFail);
+  EXPECT_NE(outcome.error().detail.find("stopping"), std::string::npos) << outcome.error().detail;
+  EXPECT_EQ(https_.Requests(), 0);
 }
 
 TEST(ReadListFile, AbsentInvalidAndValid) {

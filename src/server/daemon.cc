@@ -10,7 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+// clang-format off
 #include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
+// clang-format on
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -283,6 +285,7 @@ class Daemon {
   // start, after an update, on SIGHUP, and when the file changes (cron's
   // `mxsec list update`); updated by its own thread when a keyring is set.
   std::shared_ptr<const policylist::List> List();
+  void StopListUpdater();
   void LoadList(bool force = false);  // io thread; unless forced, only when the file changed
   void WarnIfListExpired();
   void ListUpdaterLoop();
@@ -305,6 +308,7 @@ class Daemon {
   int64_t list_expiry_logged_ = 0;
   std::condition_variable list_cv_;  // wakes the updater to stop
   bool list_stopping_ = false;
+  std::atomic<bool> list_cancel_{false};  // set with list_stopping_: ends a running update early
   std::thread list_updater_;
 
   std::unordered_map<std::string, Decision> decisions_;
@@ -387,6 +391,12 @@ void Daemon::Schedule(const std::string& domain) {
 }
 
 void Daemon::Complete(const std::string& domain, Decision decision) {
+  policy::ApplyPolicyList(decision.answer, List().get(), Now());
+  Inc(metrics_.decisions_by_source[static_cast<int>(decision.answer.source)]);
+  if (decision.answer.source == policy::Source::kPolicyList && LogEnabled(LogLevel::kInfo)) {
+    Log(LogLevel::kInfo,
+        domain + ": " + decision.answer.entry->mode + " by the STARTTLS-Everywhere list (no MTA-STS policy)");
+  }
   auto& slot = decisions_[domain];
   decision.last_used = std::max(decision.last_used, slot.last_used);
   slot = std::move(decision);
@@ -416,12 +426,17 @@ void Daemon::StopWorkers() {
   queue_cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  StopListUpdater();
+  if (list_updater_.joinable()) list_updater_.join();
+}
+
+void Daemon::StopListUpdater() {
   {
     std::lock_guard<std::mutex> lock(list_mutex_);
     list_stopping_ = true;
   }
+  list_cancel_ = true;
   list_cv_.notify_all();
-  if (list_updater_.joinable()) list_updater_.join();
 }
 
 void Daemon::WorkerLoop() {
@@ -445,12 +460,8 @@ void Daemon::WorkerLoop() {
       decision.answer.domain = domain;
     }
     if (decision.answer.error) metrics_.CountError(mtasts::TlsrptResultType(decision.answer.error->phase));
-    policy::ApplyPolicyList(decision.answer, List().get(), decision.checked_at);
-    Inc(metrics_.decisions_by_source[static_cast<int>(decision.answer.source)]);
-    if (decision.answer.source == policy::Source::kPolicyList && LogEnabled(LogLevel::kInfo)) {
-      Log(LogLevel::kInfo,
-          domain + ": " + decision.answer.entry->mode + " by the STARTTLS-Everywhere list" + " (no MTA-STS policy)");
-    }
+    // The list is applied in Complete, on the io thread, where LoadList
+    // swaps it: a decision never outlives the list it was made with.
     decision.dane_only = DaneOnly(*resolver_, domain);
     Inc(metrics_.resolutions);
     asio::post(io_, [this, domain, d = std::move(decision)]() mutable { Complete(domain, std::move(d)); });
@@ -772,8 +783,10 @@ void Daemon::LoadList(bool force) {
     auto read = policylist::ReadListFile(path);
     if (!read) {
       // Keep the list already in force: the file was edited by hand.
+      // An invalid file is not read again until it changes; a file that
+      // could not be read is tried again at the next scan.
       Inc(metrics_.list_load_errors);
-      list_stamp_ = stamp;
+      if (read.error().code == Code::kSyntax) list_stamp_ = stamp;
       Log(LogLevel::kError, "policy list: keeping the list in force: " + read.error().detail);
       return;
     }
@@ -832,23 +845,20 @@ void Daemon::ListUpdaterLoop() {
   }
   for (;;) {
     PolicyListConfig settings;
+    policylist::UpdateRequest request;
     {
       std::unique_lock<std::mutex> lock(list_mutex_);
       if (list_cv_.wait_for(lock, wait, [this] { return list_stopping_; })) return;
       settings = config_.policy_list;
+      request = policylist::RequestFromConfig(config_);
     }
+    request.cancel = &list_cancel_;
     if (!settings.enabled || settings.keyring.empty() || settings.refresh.count() == 0) {
       wait = std::chrono::minutes(10);  // off (a reload may turn it on): look again later
       continue;
     }
-    policylist::UpdateRequest request;
-    request.source = settings.url;
-    request.signature = settings.signature_url;
-    request.keyring = settings.keyring;
-    request.fingerprint = settings.fingerprint;
-    request.ca_file = config_.ca_file;
-    request.timeout = config_.timeout;
     auto outcome = policylist::Update(*https_, request, config_.ListFile(), Now());
+    if (list_cancel_) return;
     wait = jittered(settings.refresh);
     if (!outcome) {
       Inc(metrics_.list_updates[2]);
@@ -857,6 +867,7 @@ void Daemon::ListUpdaterLoop() {
       continue;
     }
     Inc(metrics_.list_updates[outcome->installed ? 0 : 1]);
+    if (!outcome->warning.empty()) Log(LogLevel::kWarning, "policy list update: " + outcome->warning);
     if (outcome->installed) {
       Log(LogLevel::kWarning, "policy list updated: list of " + FormatRfc3339(FromUnix(outcome->timestamp)) + ", " +
                                   std::to_string(outcome->domains) + " domains, signed by " + outcome->signer);
@@ -909,6 +920,7 @@ void Daemon::Shutdown() {
   stopping_ = true;
   NotifySystemd("STOPPING=1");
   Log(LogLevel::kWarning, "stopping: finishing requests in progress");
+  StopListUpdater();  // an update in progress ends before its next fetch
   boost::system::error_code ec;
   for (auto* acceptor : {socketmap_tcp_.get(), exim_.get(), http_.get()}) {
     if (acceptor != nullptr) acceptor->close(ec);
