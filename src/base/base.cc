@@ -5,7 +5,9 @@
 #include <syslog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -298,14 +300,36 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
           PolicyListConfig& list = config.policy_list;
           if (key == "policy_list.enabled") {
             list.enabled = v.as<bool>();
-          } else if (key == "policy_list.url") {
-            list.url = v.as<std::string>();
-          } else if (key == "policy_list.signature_url") {
-            list.signature_url = v.as<std::string>();
+          } else if (key == "policy_list.url" || key == "policy_list.signature_url") {
+            // An https:// URL or a local file (an absolute path); never http://.
+            std::string source = v.as<std::string>();
+            constexpr std::string_view kHttps = "https://";
+            const bool https = source.size() > kHttps.size() &&
+                               std::equal(kHttps.begin(), kHttps.end(), source.begin(), [](char a, char b) {
+                                 return a == std::tolower(static_cast<unsigned char>(b));
+                               });
+            if (!https && !(key == "policy_list.signature_url" && source.empty()) &&
+                (source.empty() || source[0] != '/')) {
+              return Fail(Code::kInvalidArgument,
+                          at + ": " + key + " must be an https:// URL or an absolute path, not " + Quote(source));
+            }
+            (key == "policy_list.url" ? list.url : list.signature_url) = std::move(source);
           } else if (key == "policy_list.keyring") {
             list.keyring = v.as<std::string>();
           } else if (key == "policy_list.fingerprint") {
             list.fingerprint = v.as<std::string>();
+            std::string digits;
+            for (char c : list.fingerprint) {
+              if (c != ' ') digits.push_back(c);
+            }
+            const bool hex = std::all_of(digits.begin(), digits.end(),
+                                         [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+            if (!hex || (digits.size() != 40 && digits.size() != 64)) {
+              return Fail(Code::kInvalidArgument, at +
+                                                      ": policy_list.fingerprint must be a full key fingerprint "
+                                                      "(40 or 64 hexadecimal digits), not " +
+                                                      Quote(list.fingerprint));
+            }
           } else if (key == "policy_list.refresh") {
             int64_t seconds = v.as<int64_t>();
             if (seconds != 0 && (seconds < 60 || seconds > 172800)) {

@@ -350,6 +350,38 @@ TEST_F(LoadConfigTest, AllKeys) {
   EXPECT_TRUE(c->syslog);
 }
 
+TEST_F(LoadConfigTest, PolicyList) {
+  Result<Config> c = LoadConfig(Write("list.yaml",
+                                      "policy_list:\n"
+                                      "  enabled: true\n"
+                                      "  url: https://mirror.example.net/policy.json\n"
+                                      "  signature_url: /srv/lists/policy.json.asc\n"
+                                      "  keyring: /etc/mxsec/key.asc\n"
+                                      "  fingerprint: b693 f333 72e9 65d7 6d55 3686 16ee a65d 0332 6c9d\n"
+                                      "  refresh: 3600\n"));
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(c->policy_list.url, "https://mirror.example.net/policy.json");
+  EXPECT_EQ(c->policy_list.signature_url, "/srv/lists/policy.json.asc");
+  EXPECT_EQ(c->policy_list.keyring, "/etc/mxsec/key.asc");
+  EXPECT_EQ(c->policy_list.refresh, std::chrono::seconds(3600));
+  EXPECT_EQ(Config{}.policy_list.fingerprint, kEffListFingerprint);
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"  url: http://dl.eff.org/starttls-everywhere/policy.json\n", "https:// URL or an absolute path"},
+      {"  url: policy.json\n", "https:// URL or an absolute path"},
+      {"  fingerprint: 842AEA40C5BCD6E1\n", "full key fingerprint"},
+      {"  fingerprint: B693F33372E965D76D55368616EEA65D03326C9G\n", "full key fingerprint"},
+      {"  refresh: 30\n", "refresh must be 0"},
+      {"  colour: blue\n", "unknown key"},
+  };
+  for (const auto& [line, want] : bad) {
+    Result<Config> r = LoadConfig(Write("bad.yaml", std::string("policy_list:\n") + line));
+    ASSERT_FALSE(r) << line;
+    EXPECT_NE(r.error().detail.find(want), std::string::npos) << r.error().detail;
+    EXPECT_NE(r.error().detail.find("bad.yaml:2"), std::string::npos) << r.error().detail;
+  }
+}
+
 TEST_F(LoadConfigTest, LogLevels) {
   const std::pair<const char*, LogLevel> levels[] = {{"error", LogLevel::kError},
                                                      {"warning", LogLevel::kWarning},
