@@ -98,15 +98,14 @@ class ListLab:
         cls.tmp = tempfile.mkdtemp(prefix="mxsec-list-")
         cls.served = Path(LAB_DIR) / "www" / LIST_DIR_LABEL / "starttls-everywhere"
         cls.served.mkdir(parents=True, exist_ok=True)
+        # Class cleanups run even when setUpClass fails half-way, unlike
+        # tearDownClass: no gpg-agent or key directory is left behind.
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.addClassCleanup(shutil.rmtree, cls.served, ignore_errors=True)
         cls.signer = Signer("mxsec lab list signer <list@lab.test>")
+        cls.addClassCleanup(cls.signer.close)
         cls.keyring = os.path.join(cls.tmp, "signer.asc")
         cls.signer.export(cls.keyring)
-
-    @classmethod
-    def teardown_lab(cls):
-        cls.signer.close()
-        shutil.rmtree(cls.served, ignore_errors=True)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def publish(cls, data, signature=b"", name="policy.json"):
@@ -131,11 +130,7 @@ class ListUpdateLabTest(ListLab, unittest.TestCase):
     def setUpClass(cls):
         cls.setup_lab()
         cls.other = Signer("someone else <other@lab.test>")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.other.close()
-        cls.teardown_lab()
+        cls.addClassCleanup(cls.other.close)
 
     def setUp(self):
         self.data = tempfile.mkdtemp(prefix="data-", dir=self.tmp)
@@ -310,19 +305,12 @@ class ListDaemonLabTest(ListLab, unittest.TestCase):
         cls.daemon = None
         data = make_list(time.time() - 60, time.time() + 7 * DAY, LAB_POLICIES)
         cls.publish(data, cls.signer.sign(data))
-        try:
-            cls.start_daemon()
-        except BaseException:
-            cls.teardown_lab()
-            raise
+        cls.start_daemon()
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            was_running, rc = stop_process(cls.daemon, 15)
-            cls.log.close()
-        finally:
-            cls.teardown_lab()
+        was_running, rc = stop_process(cls.daemon, 15)
+        cls.log.close()
         if not was_running or rc is None:
             raise AssertionError(f"the daemon died or did not stop on SIGTERM (status {rc}){cls.daemon_log_tail()}")
 
@@ -345,6 +333,7 @@ class ListDaemonLabTest(ListLab, unittest.TestCase):
                "--exim-socket", f"127.0.0.1:{free_port()}", "--http", f"127.0.0.1:{cls.http}",
                *cls.global_args(cls.data)]
         cls.daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=cls.log, stderr=subprocess.STDOUT)
+        cls.addClassCleanup(lambda: cls.daemon.poll() is None and cls.daemon.kill())  # if set-up fails
         wait_until_listening(cls.daemon, cls.port, 15, cls.daemon_log_tail)
 
     @classmethod
