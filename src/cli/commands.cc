@@ -9,6 +9,7 @@
 #include "dns/dns.h"
 #include "mtasts/mtasts.h"
 #include "net/net.h"
+#include "policy/answer_json.h"
 #include "policy/policy.h"
 #include "policylist/policylist.h"
 #include "server/server.h"
@@ -55,35 +56,6 @@ struct Lookup {
     return lookup;
   }
 };
-
-json ErrorJson(const std::optional<mtasts::StsError>& error) {
-  if (!error) return nullptr;
-  return json{{"phase", mtasts::PhaseName(error->phase)},
-              {"result_type", mtasts::TlsrptResultType(error->phase)},
-              {"message", error->error.detail}};
-}
-
-json AnswerJson(const policy::StsAnswer& answer) {
-  json out{{"domain", answer.domain}, {"source", policy::SourceName(answer.source)}};
-  if (answer.entry && answer.source != policy::Source::kNone) {
-    const auto& e = *answer.entry;
-    out["mode"] = e.mode;
-    out["mx"] = e.mx;
-    out["max_age"] = e.max_age;
-    out["id"] = e.id;
-    out["fetched_at"] = e.fetched_at;
-    out["expires"] = e.expires;
-    out["expires_at"] = FormatRfc3339(FromUnix(e.expires));
-    out["report"] = e.report.empty() ? json(nullptr) : json(e.report);
-  } else {
-    for (const char* key : {"mode", "max_age", "id", "fetched_at", "expires", "expires_at", "report"}) {
-      out[key] = nullptr;
-    }
-    out["mx"] = json::array();
-  }
-  out["last_error"] = ErrorJson(answer.error);
-  return out;
-}
 
 void PrintAnswerText(const policy::StsAnswer& answer) {
   std::string text = answer.domain + ": ";
@@ -227,13 +199,7 @@ int RunPolicy(const Config& config, const std::vector<std::string>& domains, boo
     policy::ApplyPolicyList(*answer, list ? &*list : nullptr, now);
     if (answer->error && answer->source == policy::Source::kNone) exit_code = kExitNegative;
     if (as_json) {
-      json out = AnswerJson(*answer);
-      if (answer->source == policy::Source::kPolicyList) {
-        out["policy_list"] = {{"alias", answer->entry->id.empty() ? json(nullptr) : json(answer->entry->id)},
-                              {"timestamp", FormatRfc3339(FromUnix(list->timestamp))},
-                              {"expires", FormatRfc3339(FromUnix(list->expires))}};
-      }
-      PrintJson(out);
+      PrintJson(policy::AnswerJson(*answer));
     } else {
       PrintAnswerText(*answer);
     }

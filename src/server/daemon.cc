@@ -41,6 +41,7 @@
 
 #include "dns/dns.h"
 #include "net/net.h"
+#include "policy/answer_json.h"
 #include "policylist/update.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -674,6 +675,36 @@ asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
       queued = queue_.size();
     }
     body = metrics_.Render(decisions_.size(), queued, Now());
+  } else if (request.rfind("GET /policy/", 0) == 0) {
+    // The decision for one domain, as JSON: which source decided (an
+    // MTA-STS policy fetched or cached, the STARTTLS-Everywhere list, or
+    // none) and what Postfix and Exim are told. Resolves it when unknown.
+    const size_t start = std::string_view("GET /policy/").size();
+    const size_t end = request.find_first_of(" ?\r\n", start);
+    auto domain = NormalizeDomain(request.substr(start, end == std::string::npos ? end : end - start));
+    if (!domain) {
+      status = "400 Bad Request";
+      body = "bad domain: " + domain.error().detail + "\n";
+    } else {
+      ++busy_requests_;
+      Decision* decision = Cached(*domain);
+      if (decision == nullptr) decision = co_await Decide(*domain);
+      --busy_requests_;
+      policy::StsAnswer none;
+      none.domain = *domain;
+      nlohmann::json out = policy::AnswerJson(decision != nullptr ? decision->answer : none);
+      out["dane_only"] = decision != nullptr && decision->dane_only;
+      out["checked_at"] = decision != nullptr && decision->checked_at > 0 ? nlohmann::json(decision->checked_at)
+                                                                          : nlohmann::json(nullptr);
+      // What the socketmap answers for the map name "postfix" (without the
+      // TLSRPT policy_string, and not counted in the lookup metrics).
+      out["postfix"] = decision != nullptr
+                           ? SocketmapAnswer(decision->answer, decision->dane_only, serve_.Zone("postfix"), "")
+                           : std::string("NOTFOUND ");
+      status = "200 OK";
+      type = "application/json";
+      body = out.dump() + "\n";
+    }
   } else if (request.rfind("GET /healthz ", 0) == 0) {
     status = stopping_ ? "503 Service Unavailable" : "200 OK";
     body = stopping_ ? "stopping\n" : "ok\n";

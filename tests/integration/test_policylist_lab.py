@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -389,6 +390,26 @@ class ListDaemonLabTest(ListLab, unittest.TestCase):
         self.assertEqual(self.ask("nopolicy.test"), "NOTFOUND ")
         m = self.metrics()
         self.assertGreaterEqual(m['mxsec_decisions_total{source="policy-list"}'], 1)
+        # GET /policy/DOMAIN says which source decided.
+        listed = self.decision("mta-none.test")
+        self.assertEqual((listed["source"], listed["mode"], listed["mx"]),
+                         ("policy-list", "enforce", [".mta-none.test"]), listed)
+        self.assertEqual(listed["postfix"], "OK secure match=.mta-none.test servername=hostname")
+        self.assertIn("timestamp", listed["policy_list"])
+        sts = self.decision("mta-testing.test")
+        self.assertIn(sts["source"], ("fetched", "cache"), sts)
+        self.assertEqual(sts["mode"], "testing")
+        self.assertNotIn("policy_list", sts)
+        self.assertTrue(self.decision("dane-sts.test")["dane_only"])
+        self.assertEqual(self.decision("nopolicy.test")["source"], "none")
+        with self.assertRaises(urllib.error.HTTPError) as bad:
+            self.decision("bad..name")
+        self.assertEqual(bad.exception.code, 400)
+
+    def decision(self, domain):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/policy/{domain}", timeout=30) as r:
+            self.assertEqual(r.headers["Content-Type"], "application/json")
+            return json.loads(r.read())
 
     def test_2_postfix_delivers_by_the_list(self):
         self.wait_for_list()
