@@ -2,6 +2,7 @@
 // list decision reads in the socketmap and Exim answers.
 #include <gtest/gtest.h>
 
+#include "policy/answer_json.h"
 #include "policy/policy.h"
 #include "server/server.h"
 
@@ -103,6 +104,24 @@ TEST(ApplyPolicyList, AnswersForPostfixAndExim) {
   EXPECT_EQ(server::EximAnswer(alias, "valid-mx", "mta7.am0.yahoodns.net"), "");
   EXPECT_EQ(server::EximAnswer(alias, "valid-mx", "mx.evil.example"), "do_not_connect:no_match");
   EXPECT_EQ(server::EximAnswer(alias, "mx-list", ""), ".yahoodns.net");
+}
+
+TEST(AnswerJson, SaysWhichSourceDecided) {
+  const auto list = MakeList();
+  StsAnswer listed = NoPolicy("listed.example");
+  ApplyPolicyList(listed, &list, kNow);
+  nlohmann::json j = AnswerJson(listed);
+  EXPECT_EQ(j["source"], "policy-list");
+  EXPECT_EQ(j["mode"], "enforce");
+  EXPECT_EQ(j["mx"], (std::vector<std::string>{"mx.listed.example", ".backup.listed.example"}));
+  EXPECT_EQ(j["policy_list"]["expires"], FormatRfc3339(FromUnix(kNow + 86400)));
+  EXPECT_EQ(j["policy_list"]["timestamp"], FormatRfc3339(FromUnix(list.timestamp)));
+
+  nlohmann::json none = AnswerJson(NoPolicy("unlisted.example"));
+  EXPECT_EQ(none["source"], "none");
+  EXPECT_TRUE(none["mode"].is_null());
+  EXPECT_EQ(none["mx"], nlohmann::json::array());
+  EXPECT_FALSE(none.contains("policy_list"));
 }
 
 }  // namespace
