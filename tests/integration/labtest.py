@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def read_lab_env(lab_dir):
@@ -66,3 +67,12 @@ def stop_process(proc, timeout):
             proc.wait()
             rc = None
     return was_running, rc
+
+
+def log_tail(path, title, n=30):
+    """The last N lines of a log file, framed for a test failure message ("" when unreadable)."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return f"\n--- {title} (last lines) ---\n" + "\n".join(lines[-n:]) + "\n---"

@@ -35,7 +35,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import read_lab_env, free_port, stop_process, wait_until_listening  # noqa: E402
+from labtest import read_lab_env, free_port, stop_process, wait_until_listening, log_tail  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -160,11 +160,7 @@ class EximLabBase:
 
     @classmethod
     def daemon_log_tail(cls, n=20):
-        try:
-            lines = cls.daemon_log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n--- mxsec serve log (last lines) ---\n" + "\n".join(lines[-n:]) + "\n---"
+        return log_tail(cls.daemon_log_path, "mxsec serve log", n)
 
     @classmethod
     def exim_socket(cls, line):

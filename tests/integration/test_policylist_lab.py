@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import read_lab_env, free_port, stop_process, wait_until_listening, netstring  # noqa: E402
+from labtest import read_lab_env, free_port, stop_process, wait_until_listening, netstring, log_tail  # noqa: E402
 import test_postfix_lab as pf  # noqa: E402  (its helpers; as a module, so its tests do not run twice)
 
 MXSEC = os.environ.get("MXSEC", "")
@@ -339,11 +339,7 @@ class ListDaemonLabTest(ListLab, unittest.TestCase):
 
     @classmethod
     def daemon_log_tail(cls, n=30):
-        try:
-            lines = cls.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n--- daemon log (last lines) ---\n" + "\n".join(lines[-n:]) + "\n---"
+        return log_tail(cls.log_path, "daemon log", n)
 
     def metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics", timeout=10) as r:

@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import read_lab_env, free_port, stop_process, wait_until_listening, netstring  # noqa: E402
+from labtest import read_lab_env, free_port, stop_process, wait_until_listening, netstring, log_tail  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MXSEC = os.environ.get("MXSEC", "")
@@ -201,11 +201,7 @@ class PostfixLabTest(unittest.TestCase):
         state = ""
         if cls.daemon is not None and cls.daemon.poll() is not None:
             state = f"\n(the daemon has exited with status {cls.daemon.returncode})"
-        try:
-            lines = cls.daemon_log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return state
-        return state + "\n--- daemon log (last lines) ---\n" + "\n".join(lines[-n:]) + "\n---"
+        return state + log_tail(cls.daemon_log_path, "daemon log", n)
 
     # ------------------------------------------------------------ lab helpers
 
@@ -242,11 +238,7 @@ class PostfixLabTest(unittest.TestCase):
             time.sleep(0.3)
 
     def sender_log_tail(self, n=25):
-        try:
-            lines = self.sender_log.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n--- sender log (last lines) ---\n" + "\n".join(lines[-n:]) + "\n---"
+        return log_tail(self.sender_log, "sender log", n)
 
     def delivered(self, domain, subject):
         """Messages with SUBJECT in the mx's maildir of DOMAIN (new/)."""
