@@ -79,14 +79,16 @@ struct Metrics {
   std::atomic<int64_t> list_timestamp{0}, list_expires{0};
   std::atomic<uint64_t> list_domains{0};
 
-  void Observe(SteadyClock::duration d) {
+  // `count` requests answered together, each after `d`.
+  void Observe(SteadyClock::duration d, uint64_t count = 1) {
     double seconds = std::chrono::duration<double>(d).count();
     size_t i = 0;
     while (i < kBuckets && seconds > kLatencyBuckets[i]) ++i;
-    Inc(latency_buckets[i]);
-    Inc(latency_count);
-    latency_sum_ns.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
-                             std::memory_order_relaxed);
+    latency_buckets[i].fetch_add(count, std::memory_order_relaxed);
+    latency_count.fetch_add(count, std::memory_order_relaxed);
+    latency_sum_ns.fetch_add(
+        count * static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
+        std::memory_order_relaxed);
   }
 
   void CountError(std::string_view result_type) {
@@ -246,7 +248,9 @@ class Daemon {
   int64_t Now() const { return ToUnix(SystemClock().Now()); }
 
   // Decision cache (io thread only).
-  Decision* Cached(const std::string& domain);
+  // `now`: Unix seconds, read once per batch of requests by the caller.
+  Decision* Cached(const std::string& domain, int64_t now);
+  Decision* Cached(const std::string& domain) { return Cached(domain, Now()); }
   asio::awaitable<Decision*> Decide(const std::string& domain);
   void Schedule(const std::string& domain);
   void Complete(const std::string& domain, Decision decision);
@@ -256,27 +260,41 @@ class Daemon {
   void StopWorkers();
   void WorkerLoop();
 
-  // Sessions. A connection and its deadline timer are shared with a
-  // watchdog coroutine that closes the socket when the deadline passes, and
-  // may outlive the session briefly.
+  // Sessions. A connection and its deadline are shared with a watchdog
+  // coroutine that closes the socket when the deadline passes, and may
+  // outlive the session briefly.
+  //
+  // Moving the deadline later, as every answered request does, only stores
+  // the time: the watchdog finds it when the timer fires and waits on. A
+  // busy connection so costs no timer operation per request; moving the
+  // deadline earlier (a partial request) re-arms the timer at once.
+  struct Deadline {
+    explicit Deadline(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    asio::steady_timer::time_point at;
+    void Set(asio::steady_timer::time_point when) {
+      at = when;
+      if (when < timer.expiry()) timer.expires_at(when);
+    }
+  };
   template <typename Socket>
   struct Guarded {
     std::shared_ptr<Socket> socket;
-    std::shared_ptr<asio::steady_timer> timer;
+    std::shared_ptr<Deadline> deadline;
   };
   template <typename Socket>
   Guarded<Socket> Guard(Socket accepted, std::chrono::seconds first_deadline);
   template <typename Socket>
   asio::awaitable<void> SocketmapSession(Socket socket);
   template <typename Socket>
-  asio::awaitable<void> Watchdog(std::shared_ptr<Socket> socket, std::shared_ptr<asio::steady_timer> timer);
+  asio::awaitable<void> Watchdog(std::shared_ptr<Socket> socket, std::shared_ptr<Deadline> deadline);
   asio::awaitable<void> EximSession(tcp::socket socket);
   asio::awaitable<void> HttpSession(tcp::socket socket);
   template <typename Acceptor, typename Session>
   asio::awaitable<void> AcceptLoop(Acceptor& acceptor, Session session);
   // The answer when it is known now (also for bad requests); std::nullopt
   // when the domain must be resolved first (then `request` is filled).
-  std::optional<std::string> AnswerNow(const std::string& payload, SocketmapRequest& request);
+  std::optional<std::string> AnswerNow(const std::string& payload, SocketmapRequest& request, int64_t now);
   std::string RenderAnswer(Decision* decision, const std::string& map);
 
   asio::awaitable<void> RefreshLoop();
@@ -330,8 +348,7 @@ class Daemon {
   SteadyClock::time_point last_trim_{};
 };
 
-Daemon::Decision* Daemon::Cached(const std::string& domain) {
-  const int64_t now = Now();
+Daemon::Decision* Daemon::Cached(const std::string& domain, int64_t now) {
   auto it = decisions_.find(domain);
   if (it != decisions_.end()) {
     Decision& d = it->second;
@@ -506,7 +523,7 @@ std::string Daemon::RenderAnswer(Decision* decision, const std::string& map) {
   return answer;
 }
 
-std::optional<std::string> Daemon::AnswerNow(const std::string& payload, SocketmapRequest& request) {
+std::optional<std::string> Daemon::AnswerNow(const std::string& payload, SocketmapRequest& request, int64_t now) {
   auto parsed = ParseSocketmapRequest(payload);
   if (!parsed) {
     Inc(metrics_.bad_requests);
@@ -518,31 +535,37 @@ std::optional<std::string> Daemon::AnswerNow(const std::string& payload, Socketm
     Inc(metrics_.answers_notfound);
     return "NOTFOUND ";
   }
-  Decision* decision = Cached(request.domain);
+  Decision* decision = Cached(request.domain, now);
   if (decision == nullptr) return std::nullopt;
   return RenderAnswer(decision, request.map);
 }
 
-// Closes the socket when the timer's deadline passes; moving the deadline
-// (expires_at) cancels the wait and the loop waits again.
+// Closes the socket when its deadline passes (see Deadline).
 template <typename Socket>
-asio::awaitable<void> Daemon::Watchdog(std::shared_ptr<Socket> socket, std::shared_ptr<asio::steady_timer> timer) {
+asio::awaitable<void> Daemon::Watchdog(std::shared_ptr<Socket> socket, std::shared_ptr<Deadline> deadline) {
   boost::system::error_code ec;
+  asio::steady_timer& timer = deadline->timer;
   while (socket->is_open()) {
-    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (timer->expiry() <= asio::steady_timer::clock_type::now()) {
-      if (socket->is_open()) Inc(metrics_.connections_timed_out);
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!socket->is_open()) co_return;  // the session ended
+    const auto now = asio::steady_timer::clock_type::now();
+    if (deadline->at <= now) {
+      Inc(metrics_.connections_timed_out);
       socket->close(ec);
       co_return;
     }
+    // Woken before the deadline (it moved later, or earlier and re-armed):
+    // wait for it.
+    if (timer.expiry() <= now) timer.expires_at(deadline->at);
   }
 }
 
 template <typename Socket>
 Daemon::Guarded<Socket> Daemon::Guard(Socket accepted, std::chrono::seconds first_deadline) {
-  Guarded<Socket> guarded{std::make_shared<Socket>(std::move(accepted)), std::make_shared<asio::steady_timer>(io_)};
-  guarded.timer->expires_after(first_deadline);
-  asio::co_spawn(io_, Watchdog(guarded.socket, guarded.timer), asio::detached);
+  Guarded<Socket> guarded{std::make_shared<Socket>(std::move(accepted)), std::make_shared<Deadline>(io_)};
+  guarded.deadline->at = asio::steady_timer::clock_type::now() + first_deadline;
+  guarded.deadline->timer.expires_at(guarded.deadline->at);
+  asio::co_spawn(io_, Watchdog(guarded.socket, guarded.deadline), asio::detached);
   return guarded;
 }
 
@@ -552,7 +575,7 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
   Inc(metrics_.connections_open);
   auto guarded = Guard(std::move(accepted), serve_.idle_timeout);
   Socket& socket = *guarded.socket;
-  asio::steady_timer& timer = *guarded.timer;
+  Deadline& deadline = *guarded.deadline;
   NetstringReader reader(serve_.max_request);
   std::string out;
   char buffer[4096];
@@ -561,13 +584,17 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
   while (!stopping_ || reader.buffered() > 0) {
     size_t n = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
+    // One reading of each clock per batch of requests that arrived together
+    // (they are answered together too).
     const auto received = SteadyClock::now();
+    int64_t now = Now();
     if (reader.buffered() == 0) request_started = received;
     reader.Feed(std::string_view(buffer, n));
+    uint64_t answered = 0;
     while (auto payload = reader.Next()) {
       // Known answers are written without suspending; only a miss waits.
       SocketmapRequest request;
-      std::optional<std::string> known = AnswerNow(*payload, request);
+      std::optional<std::string> known = AnswerNow(*payload, request, now);
       std::string answer;
       if (known) {
         answer = std::move(*known);
@@ -576,11 +603,14 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
         Decision* decision = co_await Decide(request.domain);
         --busy_requests_;
         answer = RenderAnswer(decision, request.map);
+        now = Now();  // the wait may have been long: never judge expiry by a stale clock
       }
       out += EncodeNetstring(answer);
-      metrics_.Observe(SteadyClock::now() - received);
+      ++answered;
       request_started = received;
     }
+    const auto done = SteadyClock::now();
+    if (answered > 0) metrics_.Observe(done - received, answered);
     if (reader.error()) {
       Inc(metrics_.bad_requests);
       Log(LogLevel::kInfo, "socketmap: closing connection: " + *reader.error());
@@ -594,13 +624,13 @@ asio::awaitable<void> Daemon::SocketmapSession(Socket accepted) {
     // A partial request must complete within request_timeout (a byte a
     // second does not keep a connection); between requests, idle_timeout.
     if (reader.buffered() > 0) {
-      timer.expires_at(request_started + serve_.request_timeout);
+      deadline.Set(request_started + serve_.request_timeout);
     } else {
-      timer.expires_after(serve_.idle_timeout);
+      deadline.Set(done + serve_.idle_timeout);
     }
   }
   socket.close(ec);
-  timer.cancel();
+  deadline.timer.cancel();
   Dec(metrics_.connections_open);
 }
 
@@ -609,7 +639,7 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
   Inc(metrics_.connections_open);
   auto guarded = Guard(std::move(accepted), serve_.request_timeout);
   tcp::socket& socket = *guarded.socket;
-  asio::steady_timer& timer = *guarded.timer;
+  Deadline& deadline = *guarded.deadline;
   std::string line;
   char buffer[512];
   boost::system::error_code ec;
@@ -649,14 +679,14 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
   co_await asio::async_write(socket, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
-  timer.cancel();
+  deadline.timer.cancel();
   Dec(metrics_.connections_open);
 }
 
 asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
   auto guarded = Guard(std::move(accepted), serve_.request_timeout);
   tcp::socket& socket = *guarded.socket;
-  asio::steady_timer& timer = *guarded.timer;
+  Deadline& deadline = *guarded.deadline;
   std::string request;
   char buffer[2048];
   boost::system::error_code ec;
@@ -716,7 +746,7 @@ asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
                          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   co_await asio::async_write(socket, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
   socket.close(ec);
-  timer.cancel();
+  deadline.timer.cancel();
 }
 
 template <typename Acceptor, typename Session>
