@@ -13,6 +13,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace mxsec::policylist {
 namespace {
@@ -128,8 +129,15 @@ GpgHome::~GpgHome() {
   if (ctx_ != nullptr) gpgme_release(ctx_);
   if (path_.empty()) return;
   if (agent_) KillAgents(path_);
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
+  // GPGME does not wait for every gpg it started to exit, and a stopping
+  // agent removes its sockets: either may still write here while remove_all
+  // runs and leave the directory behind. Try again for up to a second.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+    if (!std::filesystem::exists(path_, ignored)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 Result<void> GpgHome::Import(std::string_view keys) {
