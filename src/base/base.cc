@@ -1,4 +1,5 @@
 #include "base/base.h"
+#include "base/yaml_internal.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -15,30 +16,19 @@
 #include <memory>
 #include <mutex>
 
-#include "base/yaml_internal.h"
-
 namespace mxsec {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kNotFound:
-      return "not-found";
-    case Code::kTempFail:
-      return "temp-fail";
-    case Code::kSyntax:
-      return "syntax";
-    case Code::kPermFail:
-      return "perm-fail";
-    case Code::kBogus:
-      return "bogus";
-    case Code::kInsecure:
-      return "insecure";
-    case Code::kIo:
-      return "io";
-    case Code::kInvalidArgument:
-      return "invalid-argument";
-    case Code::kInternal:
-      return "internal";
+    case Code::kNotFound: return "not-found";
+    case Code::kTempFail: return "temp-fail";
+    case Code::kSyntax: return "syntax";
+    case Code::kPermFail: return "perm-fail";
+    case Code::kBogus: return "bogus";
+    case Code::kInsecure: return "insecure";
+    case Code::kIo: return "io";
+    case Code::kInvalidArgument: return "invalid-argument";
+    case Code::kInternal: return "internal";
   }
   return "internal";
 }
@@ -76,12 +66,15 @@ std::optional<Code> CodeFromName(std::string_view name) {
 
 namespace {
 
-bool IsLdh(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+bool IsLdh(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
 
 Result<std::string> CheckLdhName(std::string name, std::string_view original) {
   if (name.empty()) return Fail(Code::kInvalidArgument, "empty domain name");
   if (name.size() > 253) {
-    return Fail(Code::kInvalidArgument, "domain name longer than 253 octets: " + Quote(original));
+    return Fail(Code::kInvalidArgument,
+                "domain name longer than 253 octets: " + Quote(original));
   }
   size_t start = 0;
   while (start <= name.size()) {
@@ -100,7 +93,8 @@ Result<std::string> CheckLdhName(std::string name, std::string_view original) {
       }
     }
     if (label.front() == '-' || label.back() == '-') {
-      return Fail(Code::kInvalidArgument, "label starts or ends with '-' in " + Quote(original));
+      return Fail(Code::kInvalidArgument,
+                  "label starts or ends with '-' in " + Quote(original));
     }
     start = end + 1;
   }
@@ -129,7 +123,8 @@ Result<std::string> NormalizeDomain(std::string_view name) {
   int rc = idn2_to_ascii_8z(folded.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
   std::unique_ptr<char, decltype(&idn2_free)> owned(out, &idn2_free);
   if (rc != IDN2_OK) {
-    return Fail(Code::kInvalidArgument, "cannot convert " + Quote(name) + " to an A-label: " + idn2_strerror(rc));
+    return Fail(Code::kInvalidArgument,
+                "cannot convert " + Quote(name) + " to an A-label: " + idn2_strerror(rc));
   }
   return CheckLdhName(FoldDomain(owned.get()), name);
 }
@@ -148,7 +143,9 @@ const Clock& SystemClock() {
   return *clock;
 }
 
-int64_t ToUnix(SystemTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); }
+int64_t ToUnix(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
 
 SystemTime FromUnix(int64_t seconds) { return SystemTime(std::chrono::seconds(seconds)); }
 
@@ -170,14 +167,10 @@ std::mutex g_log_mutex;
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kWarning:
-      return "warning";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kDebug:
-      return "debug";
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
   }
   return "error";
 }
@@ -193,16 +186,38 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) <= g_log_level.
 void Log(LogLevel level, std::string_view message) {
   if (!LogEnabled(level)) return;
   std::lock_guard<std::mutex> lock(g_log_mutex);
-  std::fprintf(stderr, "mxsec: %s: %.*s\n", LevelName(level), static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "mxsec: %s: %.*s\n", LevelName(level), static_cast<int>(message.size()),
+               message.data());
   if (g_syslog) {
     static const int kPriority[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    syslog(kPriority[static_cast<int>(level)], "%.*s", static_cast<int>(message.size()), message.data());
+    syslog(kPriority[static_cast<int>(level)], "%.*s", static_cast<int>(message.size()),
+           message.data());
   }
 }
 
 // ---- Configuration -------------------------------------------------------
 
-std::string Config::CacheFile() const { return cache_file.empty() ? data_dir + "/mtasts.lmdb" : cache_file; }
+Result<std::string> NormalizeFingerprint(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ' ' || c == '\t') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return Fail(Code::kInvalidArgument,
+                  Quote(text) + " is not a full key fingerprint (only hexadecimal digits and spaces)");
+    }
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  if (out.size() != 40 && out.size() != 64) {
+    return Fail(Code::kInvalidArgument, Quote(text) +
+                                            " is not a full key fingerprint (40 or 64 hexadecimal digits; a short "
+                                            "key ID is not enough to pin a key)");
+  }
+  return out;
+}
+
+std::string Config::CacheFile() const {
+  return cache_file.empty() ? data_dir + "/mtasts.lmdb" : cache_file;
+}
 
 Result<std::string> ParseDnsServer(std::string_view text) {
   std::string host(text);
@@ -218,7 +233,8 @@ Result<std::string> ParseDnsServer(std::string_view text) {
   }
   unsigned char buf[16];
   if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1) {
-    return Fail(Code::kInvalidArgument, "DNS server must be an IP address (IP or IP@PORT), got " + Quote(text));
+    return Fail(Code::kInvalidArgument,
+                "DNS server must be an IP address (IP or IP@PORT), got " + Quote(text));
   }
   return port.empty() ? host : host + "@" + port;
 }
@@ -317,19 +333,9 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
           } else if (key == "policy_list.keyring") {
             list.keyring = v.as<std::string>();
           } else if (key == "policy_list.fingerprint") {
-            list.fingerprint = v.as<std::string>();
-            std::string digits;
-            for (char c : list.fingerprint) {
-              if (c != ' ') digits.push_back(c);
-            }
-            const bool hex = std::all_of(digits.begin(), digits.end(),
-                                         [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
-            if (!hex || (digits.size() != 40 && digits.size() != 64)) {
-              return Fail(Code::kInvalidArgument, at +
-                                                      ": policy_list.fingerprint must be a full key fingerprint "
-                                                      "(40 or 64 hexadecimal digits), not " +
-                                                      Quote(list.fingerprint));
-            }
+            auto fingerprint = NormalizeFingerprint(v.as<std::string>());
+            if (!fingerprint) return Fail(Code::kInvalidArgument, at + ": " + key + ": " + fingerprint.error().detail);
+            list.fingerprint = std::move(*fingerprint);
           } else if (key == "policy_list.refresh") {
             int64_t seconds = v.as<int64_t>();
             if (seconds != 0 && (seconds < 60 || seconds > 172800)) {
@@ -348,8 +354,8 @@ Result<Config> LoadConfig(const std::string& path, Config config) {
       }
     }
   } catch (const YAML::Exception& e) {
-    return Fail(Code::kInvalidArgument,
-                path + ":" + std::to_string(e.mark.line + 1) + ": key '" + key + "' has the wrong type: " + e.msg);
+    return Fail(Code::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ": key '" + key +
+                                            "' has the wrong type: " + e.msg);
   }
   return config;
 }

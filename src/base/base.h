@@ -107,9 +107,6 @@ void Log(LogLevel level, std::string_view message);
 
 namespace mxsec {
 
-// Settings shared by every command. Defaults are the embedded defaults
-// `make run` uses; a YAML file (LoadConfig) and then command-line flags
-// override them. docs/configuration.md documents every key.
 // The key the EFF publishes for the STARTTLS-Everywhere list ("gpg --recv-key
 // B693F333..." in its README): the default pin for `mxsec list update`.
 inline constexpr std::string_view kEffListFingerprint = "B693F33372E965D76D55368616EEA65D03326C9D";
@@ -125,13 +122,22 @@ struct PolicyListConfig {
   std::chrono::seconds refresh{12 * 3600};                     // mxsec serve's update period (with jitter); 0: never
 };
 
+// An OpenPGP key fingerprint as given ("B693 F333 72E9 ...", any case) ->
+// "B693F33372E9...": spaces dropped, upper case. kInvalidArgument unless
+// 40 (v4) or 64 (v5) hexadecimal digits remain: a key ID does not pin a key.
+Result<std::string> NormalizeFingerprint(std::string_view text);
+
+// Settings shared by every command. Defaults are the embedded defaults
+// `make run` uses; a YAML file (LoadConfig) and then command-line flags
+// override them. docs/configuration.md documents every key.
+
 struct Config {
-  std::string data_dir = "./var";                        // stores live here
-  std::string cache_file;                                // empty: <data_dir>/mtasts.lmdb
-  std::vector<std::string> dns_servers;                  // "IP" or "IP@PORT"; empty: /etc/resolv.conf
+  std::string data_dir = "./var";  // stores live here
+  std::string cache_file;          // empty: <data_dir>/mtasts.lmdb
+  std::vector<std::string> dns_servers;  // "IP" or "IP@PORT"; empty: /etc/resolv.conf
   std::string trust_anchor = "/usr/share/dns/root.key";  // DNSSEC root (dns-root-data)
-  std::string ca_file;                                   // PEM bundle; empty: the system trust store
-  std::chrono::milliseconds timeout{10000};              // per DNS query and per HTTPS fetch overall
+  std::string ca_file;             // PEM bundle; empty: the system trust store
+  std::chrono::milliseconds timeout{10000};  // per DNS query and per HTTPS fetch overall
   LogLevel log_level = LogLevel::kWarning;
   bool syslog = false;
   PolicyListConfig policy_list;

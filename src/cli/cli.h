@@ -55,17 +55,17 @@ struct CheckFlags {
   bool json = false;
   std::string ehlo_name;
   int port = 25;
-  double connect_timeout = 30;  // seconds, one SMTP session
-  double domain_timeout = 120;  // seconds, a whole domain
+  double connect_timeout = 30;   // seconds, one SMTP session
+  double domain_timeout = 120;   // seconds, a whole domain
   bool no_legacy_tls = false;
   bool no_ipv6 = false;
   int per_address = 4;
-  std::string colour = "auto";  // auto, always, never
+  std::string colour = "auto";   // auto, always, never
   // scan only
   int concurrency = 32;
-  std::string output;        // JSON lines; empty or "-": stdout
-  std::string summary_json;  // also write the summary as JSON here
-  bool quiet = false;        // no progress
+  std::string output;            // JSON lines; empty or "-": stdout
+  std::string summary_json;      // also write the summary as JSON here
+  bool quiet = false;            // no progress
 };
 // Exit: 0 every domain success or warning, 1 a failure or error, 2 set-up.
 int RunCheck(const Config& config, const std::vector<std::string>& domains, const CheckFlags& flags);

@@ -220,12 +220,14 @@ std::string Hex(const std::vector<uint8_t>& data) {
 }
 
 template <typename T, typename Render>
-int PrintDnsAnswer(const Result<dns::Answer<T>>& answer, const std::string& type, const std::string& name, bool as_json,
-                   Render render) {
+int PrintDnsAnswer(const Result<dns::Answer<T>>& answer, const std::string& type, const std::string& name,
+                   bool as_json, Render render) {
   if (!answer) {
     if (as_json) {
-      PrintJson(json{
-          {"name", name}, {"type", type}, {"status", CodeName(answer.error().code)}, {"error", answer.error().detail}});
+      PrintJson(json{{"name", name},
+                     {"type", type},
+                     {"status", CodeName(answer.error().code)},
+                     {"error", answer.error().detail}});
     } else {
       PrintError(answer.error().detail);
     }
@@ -270,13 +272,11 @@ int RunDns(const Config& config, const std::string& type, const std::string& raw
   if (type == "A") return PrintDnsAnswer(r.LookupA(query), type, query, as_json, text);
   if (type == "AAAA") return PrintDnsAnswer(r.LookupAaaa(query), type, query, as_json, text);
   if (type == "MX") {
-    return PrintDnsAnswer(r.LookupMx(query), type, query, as_json, [](const dns::Mx& mx) {
-      return json{{"preference", mx.preference}, {"host", mx.host}};
-    });
+    return PrintDnsAnswer(r.LookupMx(query), type, query, as_json,
+                          [](const dns::Mx& mx) { return json{{"preference", mx.preference}, {"host", mx.host}}; });
   }
   return PrintDnsAnswer(r.LookupTlsa(query), type, query, as_json, [](const dns::Tlsa& t) {
-    return json{
-        {"usage", t.usage}, {"selector", t.selector}, {"matching_type", t.matching_type}, {"data", Hex(t.data)}};
+    return json{{"usage", t.usage}, {"selector", t.selector}, {"matching_type", t.matching_type}, {"data", Hex(t.data)}};
   });
 }
 

@@ -28,7 +28,7 @@ json PolicyJson(const std::string& domain, const policylist::Entry& e) {
 }  // namespace
 
 std::string ListPath(const Config& config, const std::string& file) {
-  return file.empty() ? config.data_dir + "/policy-list.json" : file;
+  return file.empty() ? config.ListFile() : file;
 }
 
 std::optional<policylist::List> LoadList(const std::string& path) {
@@ -55,8 +55,8 @@ int RunListCheck(const Config& config, const std::string& file) {
   auto list = LoadList(path);
   if (!list) return kExitNegative;
   const int64_t now = ToUnix(SystemClock().Now());
-  std::printf("%s: valid, %zu domains, %zu aliases, timestamp %s, expires %s%s\n", path.c_str(), list->policies.size(),
-              list->aliases.size(), FormatRfc3339(FromUnix(list->timestamp)).c_str(),
+  std::printf("%s: valid, %zu domains, %zu aliases, timestamp %s, expires %s%s\n", path.c_str(),
+              list->policies.size(), list->aliases.size(), FormatRfc3339(FromUnix(list->timestamp)).c_str(),
               FormatRfc3339(FromUnix(list->expires)).c_str(), list->Expired(now) ? " (EXPIRED: not applied)" : "");
   return kExitOk;
 }
@@ -90,11 +90,10 @@ int RunListPostfix(const Config& config, const std::string& file) {
                ": refusing to write a table from it (fetch a new list)");
     return kExitNegative;
   }
-  std::printf(
-      "# smtp_tls_policy_maps table from the STARTTLS-Everywhere list (%zu domains), list timestamp %s,\n"
-      "# expires %s. Regenerate before then. postmap this file (hash: or lmdb:).\n",
-      list->policies.size(), FormatRfc3339(FromUnix(list->timestamp)).c_str(),
-      FormatRfc3339(FromUnix(list->expires)).c_str());
+  std::printf("# smtp_tls_policy_maps table from the STARTTLS-Everywhere list (%zu domains), list timestamp %s,\n"
+              "# expires %s. Regenerate before then. postmap this file (hash: or lmdb:).\n",
+              list->policies.size(), FormatRfc3339(FromUnix(list->timestamp)).c_str(),
+              FormatRfc3339(FromUnix(list->expires)).c_str());
   for (const auto& [domain, entry] : list->policies) {
     // enforce: verified TLS to the listed names; testing: opportunistic TLS
     // with the result logged (Postfix cannot soft-fail a verification).

@@ -160,9 +160,7 @@ int main(int argc, char** argv) try {
   };
   auto* list_check = add_list("check", "validate a list against schema 0.1; every violation on stderr");
   list_check->callback([&] {
-    action = [&] {
-      return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListCheck(c, list_file); });
-    };
+    action = [&] { return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListCheck(c, list_file); }); };
   });
   auto* list_show = add_list("show", "the list's policy for DOMAIN (exit 1 when not listed)");
   list_show->add_option("DOMAIN", list_domain, "recipient domain")->required();
@@ -173,8 +171,7 @@ int main(int argc, char** argv) try {
           [&](const mxsec::Config& c) { return mxsec::cli::RunListShow(c, list_file, list_domain, list_json); });
     };
   });
-  auto* list_postfix =
-      add_list("postfix", "print an smtp_tls_policy_maps table (enforce: secure match=..., testing: may)");
+  auto* list_postfix = add_list("postfix", "print an smtp_tls_policy_maps table (enforce: secure match=..., testing: may)");
   list_postfix->callback([&] {
     action = [&] {
       return with_config([&](const mxsec::Config& c) { return mxsec::cli::RunListPostfix(c, list_file); });

@@ -155,23 +155,6 @@ Result<void> GpgHome::Import(std::string_view keys) {
   return {};
 }
 
-Result<std::string> NormalizeFingerprint(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == ' ' || c == '\t') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return Fail(Code::kInvalidArgument, Quote(text) + " is not a key fingerprint (hexadecimal digits)");
-    }
-    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  }
-  if (out.size() != 40 && out.size() != 64) {
-    return Fail(Code::kInvalidArgument, Quote(text) +
-                                            " is not a full key fingerprint (40 or 64 hexadecimal "
-                                            "digits; a short key ID is not enough to pin a key)");
-  }
-  return out;
-}
-
 Result<SignatureInfo> VerifyDetachedSignature(std::string_view data, std::string_view signature,
                                               std::string_view keyring, const std::string& pinned) {
   auto home = GpgHome::Make(false);

@@ -30,12 +30,9 @@ struct SignatureInfo {
   int64_t created = 0;              // Unix seconds
 };
 
-// "B693 F333 72E9 ..." -> "B693F33372E9...": spaces dropped, upper case.
-// kInvalidArgument unless 40 (v4) or 64 (v5) hexadecimal digits remain.
-Result<std::string> NormalizeFingerprint(std::string_view text);
-
 // Verifies that `signature` (armored or binary) is a good detached
-// signature of `data` by the key whose fingerprint is `pinned` (normalized),
+// signature of `data` by the key whose fingerprint is `pinned` (as
+// NormalizeFingerprint in base.h returns it),
 // using only the public key(s) in `keyring` (armored or binary).
 // Errors: kSyntax (the keyring holds no key, the signature is not an
 // OpenPGP signature), kPermFail (a bad signature, another signer, the pinned

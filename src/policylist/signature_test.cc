@@ -9,15 +9,6 @@
 namespace mxsec::policylist {
 namespace {
 
-TEST(NormalizeFingerprint, AcceptsFullFingerprintsOnly) {
-  EXPECT_EQ(*NormalizeFingerprint("b693 f333 72e9 65d7 6d55  3686 16ee a65d 0332 6c9d"),
-            "B693F33372E965D76D55368616EEA65D03326C9D");
-  EXPECT_EQ(NormalizeFingerprint(std::string(64, 'a'))->size(), 64u);
-  EXPECT_EQ(NormalizeFingerprint("842AEA40C5BCD6E1").error().code, Code::kInvalidArgument);  // a key ID
-  EXPECT_EQ(NormalizeFingerprint("").error().code, Code::kInvalidArgument);
-  EXPECT_EQ(NormalizeFingerprint("B693F33372E965D76D55368616EEA65D03326C9Z").error().code, Code::kInvalidArgument);
-}
-
 class SignatureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

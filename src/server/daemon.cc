@@ -100,57 +100,47 @@ struct Metrics {
   std::string Render(size_t decisions, size_t queued, int64_t now) const {
     std::string o;
     auto line = [&](const std::string& name, uint64_t value) { o += name + " " + std::to_string(value) + "\n"; };
-    o += "# HELP mxsec_decisions_total Domains resolved, by the source that decided.\n# TYPE mxsec_decisions_total "
-         "counter\n";
+    o += "# HELP mxsec_decisions_total Domains resolved, by the source that decided.\n# TYPE mxsec_decisions_total counter\n";
     line("mxsec_decisions_total{source=\"none\"}", decisions_by_source[0]);
     line("mxsec_decisions_total{source=\"fetched\"}", decisions_by_source[1]);
     line("mxsec_decisions_total{source=\"cache\"}", decisions_by_source[2]);
     line("mxsec_decisions_total{source=\"policy-list\"}", decisions_by_source[3]);
-    o += "# HELP mxsec_policy_list_updates_total STARTTLS-Everywhere list updates by outcome.\n# TYPE "
-         "mxsec_policy_list_updates_total counter\n";
+    o += "# HELP mxsec_policy_list_updates_total STARTTLS-Everywhere list updates by outcome.\n# TYPE mxsec_policy_list_updates_total counter\n";
     line("mxsec_policy_list_updates_total{result=\"installed\"}", list_updates[0]);
     line("mxsec_policy_list_updates_total{result=\"unchanged\"}", list_updates[1]);
     line("mxsec_policy_list_updates_total{result=\"refused\"}", list_updates[2]);
-    o += "# HELP mxsec_policy_list_loads_total Reads of the list file (at start, after an update or a change).\n# TYPE "
-         "mxsec_policy_list_loads_total counter\n";
+    o += "# HELP mxsec_policy_list_loads_total Reads of the list file (at start, after an update or a change).\n# TYPE mxsec_policy_list_loads_total counter\n";
     line("mxsec_policy_list_loads_total{result=\"ok\"}", list_loads);
     line("mxsec_policy_list_loads_total{result=\"invalid\"}", list_load_errors);
     const int64_t expires = list_expires;
-    o += "# HELP mxsec_policy_list_expired 1 when the list in force has expired and is no longer applied.\n# TYPE "
-         "mxsec_policy_list_expired gauge\n";
+    o += "# HELP mxsec_policy_list_expired 1 when the list in force has expired and is no longer applied.\n# TYPE mxsec_policy_list_expired gauge\n";
     line("mxsec_policy_list_expired", expires != 0 && now >= expires ? 1 : 0);
-    o += "# HELP mxsec_policy_list_expires_timestamp_seconds Expiry of the list in force (0: no list).\n# TYPE "
-         "mxsec_policy_list_expires_timestamp_seconds gauge\n";
+    o += "# HELP mxsec_policy_list_expires_timestamp_seconds Expiry of the list in force (0: no list).\n# TYPE mxsec_policy_list_expires_timestamp_seconds gauge\n";
     line("mxsec_policy_list_expires_timestamp_seconds", static_cast<uint64_t>(expires));
     o += "# TYPE mxsec_policy_list_timestamp_seconds gauge\n";
     line("mxsec_policy_list_timestamp_seconds", static_cast<uint64_t>(list_timestamp.load()));
     o += "# TYPE mxsec_policy_list_domains gauge\n";
     line("mxsec_policy_list_domains", list_domains);
-    o += "# HELP mxsec_socketmap_answers_total Socketmap answers by kind.\n# TYPE mxsec_socketmap_answers_total "
-         "counter\n";
+    o += "# HELP mxsec_socketmap_answers_total Socketmap answers by kind.\n# TYPE mxsec_socketmap_answers_total counter\n";
     line("mxsec_socketmap_answers_total{answer=\"secure\"}", answers_secure);
     line("mxsec_socketmap_answers_total{answer=\"dane-only\"}", answers_dane);
     line("mxsec_socketmap_answers_total{answer=\"notfound\"}", answers_notfound);
-    o += "# HELP mxsec_bad_requests_total Malformed or oversized requests (connection closed).\n# TYPE "
-         "mxsec_bad_requests_total counter\n";
+    o += "# HELP mxsec_bad_requests_total Malformed or oversized requests (connection closed).\n# TYPE mxsec_bad_requests_total counter\n";
     line("mxsec_bad_requests_total", bad_requests);
-    o += "# HELP mxsec_cache_total Lookups answered from the decision or policy cache, or not.\n# TYPE "
-         "mxsec_cache_total counter\n";
+    o += "# HELP mxsec_cache_total Lookups answered from the decision or policy cache, or not.\n# TYPE mxsec_cache_total counter\n";
     line("mxsec_cache_total{result=\"hit\"}", cache_hits);
     line("mxsec_cache_total{result=\"miss\"}", cache_misses);
     line("mxsec_cache_total{result=\"stale\"}", stale_served);
     o += "# HELP mxsec_resolutions_total Domains resolved by the workers.\n# TYPE mxsec_resolutions_total counter\n";
     line("mxsec_resolutions_total", resolutions);
-    o += "# HELP mxsec_fetch_errors_total Policy failures by TLSRPT result-type.\n# TYPE mxsec_fetch_errors_total "
-         "counter\n";
+    o += "# HELP mxsec_fetch_errors_total Policy failures by TLSRPT result-type.\n# TYPE mxsec_fetch_errors_total counter\n";
     line("mxsec_fetch_errors_total{result_type=\"sts-policy-fetch-error\"}", fetch_errors[0]);
     line("mxsec_fetch_errors_total{result_type=\"sts-policy-invalid\"}", fetch_errors[1]);
     line("mxsec_fetch_errors_total{result_type=\"sts-webpki-invalid\"}", fetch_errors[2]);
     o += "# HELP mxsec_refresh_runs_total Proactive refresh scans.\n# TYPE mxsec_refresh_runs_total counter\n";
     line("mxsec_refresh_runs_total", refresh_runs);
     line("mxsec_dropped_unused_total", dropped_unused);
-    o += "# HELP mxsec_connections Connections accepted, open, and closed for silence.\n# TYPE mxsec_connections_total "
-         "counter\n";
+    o += "# HELP mxsec_connections Connections accepted, open, and closed for silence.\n# TYPE mxsec_connections_total counter\n";
     line("mxsec_connections_total", connections_total);
     line("mxsec_connections_timed_out_total", connections_timed_out);
     o += "# TYPE mxsec_connections_open gauge\n";
@@ -159,8 +149,7 @@ struct Metrics {
     line("mxsec_decisions_cached", decisions);
     o += "# TYPE mxsec_resolutions_queued gauge\n";
     line("mxsec_resolutions_queued", queued);
-    o += "# HELP mxsec_socketmap_latency_seconds Time from request to answer.\n# TYPE mxsec_socketmap_latency_seconds "
-         "histogram\n";
+    o += "# HELP mxsec_socketmap_latency_seconds Time from request to answer.\n# TYPE mxsec_socketmap_latency_seconds histogram\n";
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= kBuckets; ++i) {
       cumulative += latency_buckets[i];
@@ -671,10 +660,8 @@ asio::awaitable<void> Daemon::EximSession(tcp::socket accepted) {
     Decision* decision = Cached(*domain);
     if (decision == nullptr) decision = co_await Decide(*domain);
     --busy_requests_;
-    if (decision != nullptr)
-      answer = EximAnswer(decision->answer, words[0], words.size() == 3 ? words[2] : "");
-    else if (words[0] == "mode")
-      answer = "none";
+    if (decision != nullptr) answer = EximAnswer(decision->answer, words[0], words.size() == 3 ? words[2] : "");
+    else if (words[0] == "mode") answer = "none";
   }
   co_await asio::async_write(socket, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
   socket.shutdown(tcp::socket::shutdown_both, ec);
@@ -717,8 +704,7 @@ asio::awaitable<void> Daemon::HttpSession(tcp::socket accepted) {
       body = "bad domain: " + domain.error().detail + "\n";
     } else {
       ++busy_requests_;
-      Decision* decision = Cached(*domain);
-      if (decision == nullptr) decision = co_await Decide(*domain);
+      Decision* decision = co_await Decide(*domain);
       --busy_requests_;
       policy::StsAnswer none;
       none.domain = *domain;
@@ -1075,21 +1061,19 @@ Result<void> Daemon::Start() {
           gid = gr->gr_gid;
         }
         if (chown(unix_path_.c_str(), pw->pw_uid, gid) != 0) {
-          return Fail(Code::kIo,
-                      "socketmap: cannot chown " + unix_path_ + " to " + owner + ": " + std::strerror(errno));
+          return Fail(Code::kIo, "socketmap: cannot chown " + unix_path_ + " to " + owner + ": " + std::strerror(errno));
         }
       }
-      asio::co_spawn(
-          io_, AcceptLoop(*socketmap_unix_, [this](unix_socket::socket s) { return SocketmapSession(std::move(s)); }),
-          asio::detached);
+      asio::co_spawn(io_, AcceptLoop(*socketmap_unix_, [this](unix_socket::socket s) {
+                       return SocketmapSession(std::move(s));
+                     }),
+                     asio::detached);
     } else {
       if (auto r = listen_tcp("socketmap", serve_.socketmap, socketmap_tcp_); !r) return r;
-      asio::co_spawn(io_,
-                     AcceptLoop(*socketmap_tcp_,
-                                [this](tcp::socket s) {
-                                  s.set_option(tcp::no_delay(true));
-                                  return SocketmapSession(std::move(s));
-                                }),
+      asio::co_spawn(io_, AcceptLoop(*socketmap_tcp_, [this](tcp::socket s) {
+                       s.set_option(tcp::no_delay(true));
+                       return SocketmapSession(std::move(s));
+                     }),
                      asio::detached);
     }
   }

@@ -51,8 +51,8 @@ std::optional<std::string> NetstringReader::Next() {
   size_t length = 0;
   std::from_chars(rest.data(), rest.data() + colon, length);
   if (length > max_payload_) {
-    error_ =
-        "netstring of " + std::to_string(length) + " bytes exceeds the " + std::to_string(max_payload_) + "-byte limit";
+    error_ = "netstring of " + std::to_string(length) + " bytes exceeds the " + std::to_string(max_payload_) +
+             "-byte limit";
     return std::nullopt;
   }
   if (rest.size() < colon + 1 + length + 1) return std::nullopt;
@@ -119,8 +119,7 @@ std::vector<std::string> PolicyLines(const store::CacheEntry& entry, std::string
       // ParsePolicy accepted every line: "key:" *WSP value *WSP, CRLF or LF.
       size_t colon = line.find(':');
       bool printable = true;
-      for (unsigned char c : line)
-        printable = printable && (c >= 0x20 || c == '\t') && c < 0x7f && c != '{' && c != '}';
+      for (unsigned char c : line) printable = printable && (c >= 0x20 || c == '\t') && c < 0x7f && c != '{' && c != '}';
       if (colon == std::string_view::npos || !printable) continue;
       std::string_view value = line.substr(colon + 1);
       const size_t first = value.find_first_not_of(" \t");
